@@ -1,0 +1,24 @@
+"""fluxjax: information flux in recurrent networks of stochastic binary neurons."""
+
+import importlib.metadata
+
+from .info.exact import (
+    exact_conditional_entropy as exact_conditional_entropy,
+    exact_entropy as exact_entropy,
+    exact_flux as exact_flux,
+    exact_transfer_entropy as exact_transfer_entropy,
+    exact_triplet_flux as exact_triplet_flux,
+    stationary_distribution as stationary_distribution,
+    transition_matrix as transition_matrix,
+)
+from .info.plugin import (
+    plugin_entropy as plugin_entropy,
+    plugin_flux as plugin_flux,
+    plugin_flux_stderr as plugin_flux_stderr,
+    triplet_flux as triplet_flux,
+)
+from .network import BinaryNetwork as BinaryNetwork
+from .simulate import simulate as simulate, state_codes as state_codes
+
+
+__version__ = importlib.metadata.version("fluxjax")

@@ -1,0 +1,18 @@
+"""Information measures: exact enumeration and plug-in estimators, in bits."""
+
+from .exact import (
+    all_states as all_states,
+    exact_conditional_entropy as exact_conditional_entropy,
+    exact_entropy as exact_entropy,
+    exact_flux as exact_flux,
+    exact_transfer_entropy as exact_transfer_entropy,
+    exact_triplet_flux as exact_triplet_flux,
+    stationary_distribution as stationary_distribution,
+    transition_matrix as transition_matrix,
+)
+from .plugin import (
+    plugin_entropy as plugin_entropy,
+    plugin_flux as plugin_flux,
+    plugin_flux_stderr as plugin_flux_stderr,
+    triplet_flux as triplet_flux,
+)

@@ -1,0 +1,206 @@
+"""Exact information measures by enumerating the 2^n-state Markov chain.
+
+State a has code a = sum_i x_i 2^i (neuron i is bit i). The transition matrix factorises
+over neurons, P[a, b] = prod_i p_i(a)^{b_i} (1 - p_i(a))^{1 - b_i}, so conditional
+entropies need only the n firing probabilities per state; the stationary distribution pi
+(pi P = pi, a linear solve) is the one 4^n object. Everything is differentiable with
+respect to every field of the network, and in bits.
+"""
+
+import math
+
+import jax
+import jax.numpy as jnp
+from jax.scipy.special import entr
+from jaxtyping import Array, Float, Shaped
+
+from .._checks import check_int, check_neurons
+from ..network import BinaryNetwork
+
+
+MAX_EXACT_NEURONS = 14
+
+
+def _check_size(net: BinaryNetwork, max_neurons: int) -> None:
+    if not isinstance(net, BinaryNetwork):
+        raise TypeError(f"net must be a BinaryNetwork, got {type(net).__name__}")
+    max_neurons = check_int(max_neurons, "max_neurons", minimum=1)
+    n = net.num_neurons
+    if n > max_neurons:
+        gib = 3 * 4**n * jnp.dtype(net.weights.dtype).itemsize / 2**30
+        raise ValueError(
+            f"exact methods enumerate 2^n states and need n <= max_neurons = "
+            f"{max_neurons}; this network has n = {n}, which would need about "
+            f"{gib:.3g} GiB. Use plugin_flux or soft_flux, or raise max_neurons."
+        )
+
+
+def all_states(num_neurons: int, dtype=bool) -> Shaped[Array, "k n"]:
+    """The 2^n states in code order: row a holds the bits of a (neuron i = bit i)."""
+    codes = jnp.arange(2**num_neurons)
+    return ((codes[:, None] >> jnp.arange(num_neurons)) & 1).astype(dtype)
+
+
+def _bits(x: Array) -> Array:
+    """Entropy in bits of a probability array (sum of -p log2 p over all entries)."""
+    return jnp.sum(entr(x)) / math.log(2.0)
+
+
+def _future_given_state(net: BinaryNetwork, neurons: tuple[int, ...]) -> Array:
+    """M[a, b] = P(x'_S = b | x = a) for S = ``neurons`` (bit k of b is neurons[k])."""
+    states = all_states(net.num_neurons, net.weights.dtype)
+    fire = net.firing_prob(states)[:, jnp.asarray(neurons)]
+    silent = net.silent_prob(states)[:, jnp.asarray(neurons)]
+    table = jnp.ones((states.shape[0], 1), fire.dtype)
+    for k in range(len(neurons)):  # the new bit k is the most significant so far
+        table = jnp.concatenate(
+            [table * silent[:, k : k + 1], table * fire[:, k : k + 1]], 1
+        )
+    return table
+
+
+def transition_matrix(
+    net: BinaryNetwork, *, max_neurons: int = MAX_EXACT_NEURONS
+) -> Float[Array, "k k"]:
+    """P[a, b] = P(x_{t+1} = b | x_t = a) over all 2^n states (rows sum to 1)."""
+    _check_size(net, max_neurons)
+    return _future_given_state(net, tuple(range(net.num_neurons)))
+
+
+def stationary_distribution(
+    net: BinaryNetwork, *, max_neurons: int = MAX_EXACT_NEURONS
+) -> Float[Array, " k"]:
+    """The stationary distribution pi = pi P, by a linear solve (differentiable).
+
+    Solves (P^T - I) pi = 0 with the last equation replaced by sum(pi) = 1. Unique
+    whenever the noise-integrated firing probabilities lie strictly inside (0, 1).
+    """
+    P = transition_matrix(net, max_neurons=max_neurons)
+    k = P.shape[0]
+    A = (P.T - jnp.eye(k, dtype=P.dtype)).at[-1].set(1.0)
+    rhs = jnp.zeros(k, P.dtype).at[-1].set(1.0)
+    return jnp.linalg.solve(A, rhs)
+
+
+def _codes(states: Array, neurons: tuple[int, ...]) -> Array:
+    shifts = jnp.arange(len(neurons), dtype=states.dtype)
+    return jnp.sum(states[:, jnp.asarray(neurons)] << shifts, axis=1)
+
+
+def _joint(
+    net: BinaryNetwork,
+    pi: Array,
+    given: tuple[int, ...],
+    future: tuple[int, ...],
+) -> Float[Array, "c f"]:
+    """J[c, f] = P(x_given(t) = c, x_future(t+1) = f) under the stationary chain."""
+    states = all_states(net.num_neurons, jnp.int32)
+    weighted = pi[:, None] * _future_given_state(net, future)
+    return jax.ops.segment_sum(weighted, _codes(states, given), 2 ** len(given))
+
+
+def _mutual_information(joint: Array) -> Array:
+    return _bits(joint.sum(1)) + _bits(joint.sum(0)) - _bits(joint)
+
+
+def _conditional_entropy(net: BinaryNetwork, pi: Array, neurons: tuple[int, ...]):
+    """H(x_S(t+1) | x(t)) = sum_a pi_a sum_{i in S} h2(p_i(a)), in bits."""
+    states = all_states(net.num_neurons, net.weights.dtype)
+    index = jnp.asarray(neurons)
+    fire = net.firing_prob(states)[:, index]
+    silent = net.silent_prob(states)[:, index]
+    return jnp.sum(pi * jnp.sum(entr(fire) + entr(silent), axis=1)) / math.log(2.0)
+
+
+def exact_entropy(
+    net: BinaryNetwork, *, max_neurons: int = MAX_EXACT_NEURONS
+) -> Float[Array, ""]:
+    """Stationary state entropy H(X_t) = -sum_a pi_a log2 pi_a, in bits."""
+    return _bits(stationary_distribution(net, max_neurons=max_neurons))
+
+
+def exact_conditional_entropy(
+    net: BinaryNetwork, *, max_neurons: int = MAX_EXACT_NEURONS
+) -> Float[Array, ""]:
+    """H(X_{t+1} | X_t) = sum_a pi_a sum_i h2(p_i(a)), in bits (the intrinsic noise)."""
+    pi = stationary_distribution(net, max_neurons=max_neurons)
+    return _conditional_entropy(net, pi, tuple(range(net.num_neurons)))
+
+
+def exact_flux(
+    net: BinaryNetwork, neurons=None, *, max_neurons: int = MAX_EXACT_NEURONS
+) -> Float[Array, ""]:
+    """Information flux I(X_t; X_{t+1}) under the stationary distribution, in bits.
+
+    For all neurons, I = H(pi) - H(X_{t+1} | X_t). For a subset S (e.g. the core of a
+    larger network) it is I(x_S(t); x_S(t+1)) of the stationary joint distribution,
+    marginalising the other neurons (a 2^n x 2^|S| table, never 4^n).
+
+    Args:
+        net: the network (n <= ``max_neurons``).
+        neurons: indices of the subset; default all neurons.
+        max_neurons: size guard; memory grows as 4^n.
+
+    Examples:
+        >>> exact_flux(BinaryNetwork(jnp.zeros((2, 2)), jnp.zeros(2)))  # independent
+        Array(0., dtype=float32)
+    """
+    pi = stationary_distribution(net, max_neurons=max_neurons)
+    if neurons is None:
+        return _bits(pi) - _conditional_entropy(net, pi, tuple(range(net.num_neurons)))
+    neurons = check_neurons(neurons, net.num_neurons)
+    return _mutual_information(_joint(net, pi, neurons, neurons))
+
+
+def exact_transfer_entropy(
+    net: BinaryNetwork,
+    target,
+    source=None,
+    *,
+    max_neurons: int = MAX_EXACT_NEURONS,
+) -> Float[Array, ""]:
+    """Transfer entropy I(x_T(t+1); x_S(t) | x_T(t)) into ``target`` from ``source``.
+
+    TE = H(x_T(t+1) | x_T(t)) - H(x_T(t+1) | x_T(t), x_S(t)), in bits; ``source``
+    defaults to every neuron outside ``target`` (the embedding of a core).
+    """
+    target = check_neurons(target, net.num_neurons, "target")
+    rest = tuple(i for i in range(net.num_neurons) if i not in target)
+    source = (
+        rest if source is None else check_neurons(source, net.num_neurons, "source")
+    )
+    if set(source) & set(target):
+        raise ValueError("source and target must be disjoint")
+    pi = stationary_distribution(net, max_neurons=max_neurons)
+
+    def conditional_entropy(given):
+        joint = _joint(net, pi, given, target)
+        return _bits(joint) - _bits(joint.sum(1))
+
+    if set(source) | set(target) == set(range(net.num_neurons)):
+        noise_entropy = _conditional_entropy(net, pi, target)
+    else:
+        noise_entropy = conditional_entropy(target + source)
+    return conditional_entropy(target) - noise_entropy
+
+
+def exact_triplet_flux(
+    net: BinaryNetwork, triplets, *, max_neurons: int = MAX_EXACT_NEURONS
+) -> tuple[Float[Array, ""], Float[Array, ""]]:
+    """The paper's triplet flux indicator, exactly: (intra, inter) in bits.
+
+    intra = mean_k I(c_k(t); c_k(t+1)), inter = mean_{k != l} I(c_k(t); c_l(t+1)) with
+    triplet codes c_k = s_a + 2 s_b + 4 s_c (Metzner et al. 2026, Methods).
+    """
+    groups = [check_neurons(t, net.num_neurons, "triplets") for t in triplets]
+    if len(groups) < 2:
+        raise ValueError("triplets must hold at least two groups of neurons")
+    pi = stationary_distribution(net, max_neurons=max_neurons)
+    mi = [[_mutual_information(_joint(net, pi, g, h)) for h in groups] for g in groups]
+    intra = jnp.mean(jnp.stack([mi[k][k] for k in range(len(groups))]))
+    inter = jnp.mean(
+        jnp.stack(
+            [mi[k][l] for k in range(len(groups)) for l in range(len(groups)) if k != l]
+        )
+    )
+    return intra, inter

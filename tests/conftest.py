@@ -1,0 +1,22 @@
+import jax
+import jax.random as jr
+import numpy as np
+import pytest
+
+
+jax.config.update("jax_enable_x64", True)
+jax.config.update("jax_numpy_dtype_promotion", "strict")
+
+
+@pytest.fixture
+def getkey():
+    """Fresh, reproducible keys: getkey() returns fold_in(key(0), 0), then 1, ..."""
+    counter = iter(range(10**9))
+    return lambda: jr.fold_in(jr.key(0), next(counter))
+
+
+def random_weights(rng: np.random.Generator, n: int, scale: float = 1.5):
+    """N(0, scale^2) weights with zero diagonal and N(0, 1) biases (the test nets)."""
+    weights = rng.normal(0.0, scale, (n, n))
+    np.fill_diagonal(weights, 0.0)
+    return weights, rng.normal(0.0, 1.0, n)

@@ -1,0 +1,344 @@
+"""Independent plain-numpy reference implementation for testing fluxjax.
+
+Model: stochastic binary neurons with synchronous updates.
+  * weights[j, i] is the weight FROM neuron j TO neuron i (input is x @ W).
+  * mean input m_i(x) = (x @ W + b)_i / temperature_i
+  * actual input z_i = m_i + noise_i * xi_i, xi_i ~ N(0, 1)
+  * neuron i fires next step with probability sigmoid(z_i).
+State code: code(x) = sum_i x_i 2**i (neuron 0 = least significant bit).
+All information quantities are in bits.  float64 throughout.
+
+Deliberately written without any reference to fluxjax; the logistic-normal
+integral uses scipy.integrate.quad (the library uses Gauss-Hermite).
+"""
+
+import math
+
+import numpy as np
+from scipy.integrate import quad
+
+
+# ---------------------------------------------------------------------------
+# Basic helpers
+# ---------------------------------------------------------------------------
+
+
+def sigmoid(z):
+    """Numerically stable logistic function 1 / (1 + exp(-z)), elementwise."""
+    z = np.asarray(z, dtype=np.float64)
+    e = np.exp(-np.abs(z))  # in (0, 1], never overflows
+    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def _per_neuron(value, n):
+    """Broadcast a scalar or length-n parameter to a float64 vector of length n."""
+    return np.broadcast_to(np.asarray(value, dtype=np.float64), (n,)).copy()
+
+
+def logistic_normal(m, s):
+    """E[sigmoid(m + s * xi)] for xi ~ N(0, 1), by adaptive quadrature (scalar m, s)."""
+    m = float(m)
+    s = abs(float(s))
+    if s == 0.0:
+        return float(sigmoid(m))
+
+    def integrand(xi):
+        z = m + s * xi
+        if z >= 0:
+            sig = 1.0 / (1.0 + math.exp(-z))
+        else:
+            ez = math.exp(z)
+            sig = ez / (1.0 + ez)
+        return sig * math.exp(-0.5 * xi * xi) / math.sqrt(2.0 * math.pi)
+
+    # The Gaussian mass outside [-12, 12] is ~4e-33: negligible.
+    lo, hi = -12.0, 12.0
+    points = [0.0]
+    centre = -m / s  # where the sigmoid switches
+    if lo < centre < hi and centre != 0.0:
+        points.append(centre)
+    value, _err = quad(
+        integrand, lo, hi, points=sorted(points), epsabs=1e-14, epsrel=1e-13, limit=500
+    )
+    return value
+
+
+def expected_sigmoid(m, noise):
+    """Elementwise E[sigmoid(m + noise * xi)]; quad called once per unique (m, noise) pair."""
+    m = np.asarray(m, dtype=np.float64)
+    noise = np.broadcast_to(np.asarray(noise, dtype=np.float64), m.shape)
+    out = sigmoid(m)  # correct wherever noise == 0
+    noisy = noise != 0
+    if np.any(noisy):
+        pairs = np.stack([m[noisy], noise[noisy]], axis=1)
+        unique_pairs, inverse = np.unique(pairs, axis=0, return_inverse=True)
+        values = np.array([logistic_normal(mm, ss) for mm, ss in unique_pairs])
+        out[noisy] = values[np.ravel(inverse)]
+    return out
+
+
+def all_states(n):
+    """All 2**n binary states as a (2**n, n) int array; row a has bit i = (a >> i) & 1."""
+    codes = np.arange(2**n)
+    return ((codes[:, None] >> np.arange(n)[None, :]) & 1).astype(np.int64)
+
+
+def state_codes(states):
+    """Integer code sum_i x_i 2**i for each row of a (T, N) binary array."""
+    states = np.asarray(states).astype(np.int64)
+    return states @ (2 ** np.arange(states.shape[1], dtype=np.int64))
+
+
+def entropy_bits(p):
+    """Shannon entropy in bits of a probability array (any shape), 0 log 0 = 0."""
+    p = np.asarray(p, dtype=np.float64).ravel()
+    p = p[p > 0]
+    return float(-np.sum(p * np.log2(p)))
+
+
+def mutual_information(joint):
+    """Mutual information in bits of a 2-D joint probability table joint[x, y]."""
+    joint = np.asarray(joint, dtype=np.float64)
+    px = joint.sum(axis=1)
+    py = joint.sum(axis=0)
+    return entropy_bits(px) + entropy_bits(py) - entropy_bits(joint)
+
+
+# ---------------------------------------------------------------------------
+# Exact quantities from the transition matrix
+# ---------------------------------------------------------------------------
+
+
+def mean_input(W, b, temperature, x):
+    """Mean input m(x) = (x @ W + b) / temperature for state(s) x of shape (N,) or (S, N)."""
+    W = np.asarray(W, dtype=np.float64)
+    n = W.shape[0]
+    b = _per_neuron(b, n)
+    temperature = _per_neuron(temperature, n)
+    x = np.asarray(x, dtype=np.float64)
+    return (x @ W + b) / temperature
+
+
+def firing_prob(W, b, temperature, noise, x):
+    """Exact firing probabilities p_i(x) = E[sigmoid(m_i(x) + noise_i xi)] for state(s) x."""
+    n = np.asarray(W).shape[0]
+    m = mean_input(W, b, temperature, x)
+    return expected_sigmoid(m, np.broadcast_to(_per_neuron(noise, n), m.shape))
+
+
+def silence_prob(W, b, temperature, noise, x):
+    """Exact probabilities 1 - p_i(x), computed directly as E[sigmoid(-m_i - noise_i xi)]."""
+    n = np.asarray(W).shape[0]
+    m = mean_input(W, b, temperature, x)
+    return expected_sigmoid(-m, np.broadcast_to(_per_neuron(noise, n), m.shape))
+
+
+_TRANSITION_CACHE = {}
+
+
+def transition_matrix(W, b, temperature=1.0, noise=0.0):
+    """(2**N, 2**N) matrix P[a, b] = prob of next state code b given current state code a."""
+    key = tuple(
+        np.asarray(v, dtype=np.float64).tobytes() + str(np.shape(v)).encode()
+        for v in (W, b, temperature, noise)
+    )
+    if key not in _TRANSITION_CACHE:  # memo only: recomputing gives the same matrix
+        if len(_TRANSITION_CACHE) > 16:
+            _TRANSITION_CACHE.clear()
+        _TRANSITION_CACHE[key] = _transition_matrix_uncached(W, b, temperature, noise)
+    return _TRANSITION_CACHE[key].copy()
+
+
+def _transition_matrix_uncached(W, b, temperature, noise):
+    """Build the transition matrix from the exact firing probabilities (no memo)."""
+    n = np.asarray(W).shape[0]
+    X = all_states(n)
+    p_on = firing_prob(W, b, temperature, noise, X)  # (S, N), row = current state
+    p_off = silence_prob(W, b, temperature, noise, X)  # (S, N)
+    P = np.ones((2**n, 2**n), dtype=np.float64)
+    for i in range(n):
+        next_on = X[:, i].astype(bool)[None, :]  # column = next state
+        P *= np.where(next_on, p_on[:, i][:, None], p_off[:, i][:, None])
+    return P
+
+
+def stationary(P):
+    """Stationary distribution: left eigenvector of P for the eigenvalue closest to 1, summing to 1."""
+    eigvals, eigvecs = np.linalg.eig(np.asarray(P, dtype=np.float64).T)
+    k = np.argmin(np.abs(eigvals - 1.0))
+    v = np.real(eigvecs[:, k])
+    return v / v.sum()
+
+
+def stationary_joint(W, b, temperature=1.0, noise=0.0):
+    """Joint table J[a, b] = pi_a P_ab of (code(x_t), code(x_{t+1})) at stationarity."""
+    P = transition_matrix(W, b, temperature, noise)
+    pi = stationary(P)
+    return pi[:, None] * P
+
+
+def flux(W, b, temperature=1.0, noise=0.0):
+    """Information flux I(X_t; X_{t+1}) in bits with X_t ~ pi: sum pi_a P_ab log2(P_ab / q_b)."""
+    P = transition_matrix(W, b, temperature, noise)
+    pi = stationary(P)
+    q = pi @ P
+    J = pi[:, None] * P
+    Q = np.broadcast_to(q[None, :], P.shape)
+    nz = P > 0  # terms with P_ab = 0 contribute 0
+    return float(np.sum(J[nz] * np.log2(P[nz] / Q[nz])))
+
+
+def entropy(W, b, temperature=1.0, noise=0.0):
+    """Entropy H(pi) in bits of the stationary distribution."""
+    return entropy_bits(stationary(transition_matrix(W, b, temperature, noise)))
+
+
+def conditional_entropy(W, b, temperature=1.0, noise=0.0):
+    """H(X_{t+1} | X_t) = sum_a pi_a H(P[a, :]) in bits."""
+    P = transition_matrix(W, b, temperature, noise)
+    pi = stationary(P)
+    return float(sum(pi[a] * entropy_bits(P[a]) for a in range(P.shape[0])))
+
+
+def subset_codes(n, neurons):
+    """Code of the sub-state x_S for every full state; bit k of the code is neuron neurons[k]."""
+    X = all_states(n)
+    neurons = list(neurons)
+    if not neurons:
+        return np.zeros(2**n, dtype=np.int64)
+    return X[:, neurons] @ (2 ** np.arange(len(neurons), dtype=np.int64))
+
+
+def subset_flux(W, b, neurons, temperature=1.0, noise=0.0):
+    """I(x_S(t); x_S(t+1)) in bits at stationarity for the neuron list S (order gives bit order)."""
+    n = np.asarray(W).shape[0]
+    J = stationary_joint(W, b, temperature, noise)
+    sub = subset_codes(n, neurons)
+    k = 2 ** len(neurons)
+    Jsub = np.zeros((k, k))
+    np.add.at(Jsub, (sub[:, None], sub[None, :]), J)
+    return mutual_information(Jsub)
+
+
+def transfer_entropy(W, b, target, temperature=1.0, noise=0.0):
+    """I(x_C(t+1); x_rest(t) | x_C(t)) in bits at stationarity, C = target, rest = others ascending."""
+    n = np.asarray(W).shape[0]
+    target = list(target)
+    rest = [i for i in range(n) if i not in target]
+    J = stationary_joint(W, b, temperature, noise)
+    c = subset_codes(n, target)  # x_C as a function of the full state
+    r = subset_codes(n, rest)  # x_rest as a function of the full state
+    kc, kr = 2 ** len(target), 2 ** len(rest)
+    # p3[y, r, y'] with y = x_C(t), r = x_rest(t), y' = x_C(t+1)
+    p3 = np.zeros((kc, kr, kc))
+    S = 2**n
+    np.add.at(p3, (np.repeat(c, S), np.repeat(r, S), np.tile(c, S)), J.ravel())
+    # I(Y'; R | Y) = H(Y, R) + H(Y, Y') - H(Y) - H(Y, R, Y')
+    return (
+        entropy_bits(p3.sum(axis=2))
+        + entropy_bits(p3.sum(axis=1))
+        - entropy_bits(p3.sum(axis=(1, 2)))
+        - entropy_bits(p3)
+    )
+
+
+# ---------------------------------------------------------------------------
+# Plug-in estimators from trajectories
+# ---------------------------------------------------------------------------
+
+
+def _counts(values):
+    """Counts of each distinct hashable value, as a float array (order irrelevant)."""
+    table = {}
+    for v in values:
+        table[v] = table.get(v, 0) + 1
+    return np.array(list(table.values()), dtype=np.float64)
+
+
+def plugin_entropy_of_codes(codes):
+    """Plug-in (maximum likelihood) entropy in bits of a 1-D sequence of codes."""
+    counts = _counts(np.asarray(codes).tolist())
+    return entropy_bits(counts / counts.sum())
+
+
+def plugin_mi(past_codes, future_codes):
+    """Plug-in MI in bits between two aligned code sequences, from empirical joint frequencies."""
+    past = np.asarray(past_codes).tolist()
+    future = np.asarray(future_codes).tolist()
+    assert len(past) == len(future)
+    h_past = plugin_entropy_of_codes(past)
+    h_future = plugin_entropy_of_codes(future)
+    counts = _counts(list(zip(past, future)))
+    h_joint = entropy_bits(counts / counts.sum())
+    return h_past + h_future - h_joint
+
+
+def plugin_flux(states):
+    """Plug-in MI in bits between code(x_t) and code(x_{t+1}) over pairs t = 0..T-2."""
+    codes = state_codes(states)
+    return plugin_mi(codes[:-1], codes[1:])
+
+
+def plugin_entropy(states):
+    """Plug-in entropy in bits of the state codes over all T rows."""
+    return plugin_entropy_of_codes(state_codes(states))
+
+
+def miller_madow_entropy_of_codes(codes):
+    """Plug-in entropy plus the Miller-Madow correction (m - 1) / (2 n ln 2) bits."""
+    codes = np.asarray(codes).tolist() if not isinstance(codes, list) else codes
+    n = len(codes)
+    m = len(set(codes))
+    counts = _counts(codes)
+    return entropy_bits(counts / counts.sum()) + (m - 1) / (2.0 * n * np.log(2.0))
+
+
+def miller_madow_flux(states):
+    """Miller-Madow corrected MI: H_MM(X) + H_MM(X') - H_MM(X, X') over the T-1 pairs."""
+    codes = state_codes(states).tolist()
+    past, future = codes[:-1], codes[1:]
+    return (
+        miller_madow_entropy_of_codes(past)
+        + miller_madow_entropy_of_codes(future)
+        - miller_madow_entropy_of_codes(list(zip(past, future)))
+    )
+
+
+def triplet_flux(states, triplets):
+    """(intra, inter) in bits: mean MI(c_k(t); c_k(t+1)) and mean over k != l of MI(c_k(t); c_l(t+1))."""
+    s = np.asarray(states).astype(np.int64)
+    codes = [s[:, a] + 2 * s[:, b_] + 4 * s[:, c] for (a, b_, c) in triplets]
+    intra = [plugin_mi(ck[:-1], ck[1:]) for ck in codes]
+    inter = [
+        plugin_mi(codes[k][:-1], codes[l][1:])
+        for k in range(len(codes))
+        for l in range(len(codes))
+        if k != l
+    ]
+    intra_mean = float(np.mean(intra)) if intra else float("nan")
+    inter_mean = float(np.mean(inter)) if inter else float("nan")
+    return intra_mean, inter_mean
+
+
+# ---------------------------------------------------------------------------
+# Simulation with pre-drawn randomness
+# ---------------------------------------------------------------------------
+
+
+def simulate_reference(W, b, temperature, noise, x0, normals, uniforms):
+    """Run len(normals) synchronous updates; return the (steps, N) bool states after each update."""
+    W = np.asarray(W, dtype=np.float64)
+    n = W.shape[0]
+    b = _per_neuron(b, n)
+    temperature = _per_neuron(temperature, n)
+    noise = _per_neuron(noise, n)
+    normals = np.asarray(normals, dtype=np.float64)
+    uniforms = np.asarray(uniforms, dtype=np.float64)
+    x = np.asarray(x0, dtype=np.float64)
+    out = np.zeros((normals.shape[0], n), dtype=bool)
+    for t in range(normals.shape[0]):
+        z = (x @ W + b) / temperature + noise * normals[t]
+        x_new = uniforms[t] < sigmoid(z)
+        out[t] = x_new
+        x = x_new.astype(np.float64)
+    return out

@@ -1,0 +1,131 @@
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import reference as ref
+from conftest import random_weights
+from jax.test_util import check_grads
+
+import fluxjax as fj
+
+
+@pytest.mark.parametrize("noise", [0.0, 0.5, 2.0, 5.0])
+def test_firing_prob_matches_adaptive_quadrature(noise):
+    rng = np.random.default_rng(1)
+    W, b = random_weights(rng, 6, scale=3.0)
+    temperature = rng.uniform(0.5, 2.0, 6)
+    net = fj.BinaryNetwork(W, b, temperature, noise)
+    states = ref.all_states(6)
+    expected = ref.firing_prob(W, b, temperature, noise, states)
+    np.testing.assert_allclose(net.firing_prob(states), expected, rtol=0, atol=1e-12)
+    silent = ref.silence_prob(W, b, temperature, noise, states)
+    np.testing.assert_allclose(net.silent_prob(states), silent, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize(("noise", "tolerance"), [(10.0, 1e-12), (15.0, 1e-8)])
+def test_firing_prob_accuracy_at_large_noise(noise, tolerance):
+    """Documented accuracy of the trapezoidal rule: 1e-12 at sigma = 10, 1e-8 at 15."""
+    m = np.linspace(-40, 40, 81)
+    net = fj.BinaryNetwork(np.zeros((81, 81)), m, noise=noise)
+    expected = ref.expected_sigmoid(m, noise)
+    np.testing.assert_allclose(net.firing_prob(np.zeros(81)), expected, atol=tolerance)
+
+
+def test_per_neuron_noise_and_temperature():
+    rng = np.random.default_rng(2)
+    W, b = random_weights(rng, 4)
+    temperature, noise = np.array([1.0, 2.0, 0.5, 5.0]), np.array([0.0, 1.0, 0.3, 4.0])
+    net = fj.BinaryNetwork(W, b, temperature, noise)
+    x = np.array([1, 0, 1, 1])
+    expected = ref.firing_prob(W, b, temperature, noise, x[None])[0]
+    np.testing.assert_allclose(net.firing_prob(x), expected, atol=1e-12)
+
+
+def test_step_matches_firing_probability(getkey):
+    """Bernoulli frequencies of one step match firing_prob within 5 binomial SDs."""
+    rng = np.random.default_rng(3)
+    W, b = random_weights(rng, 5)
+    net = fj.BinaryNetwork(W, b, noise=1.5)
+    x = jnp.array([1, 0, 1, 0, 1], bool)
+    draws = 200_000
+    fired = np.asarray(net.step(getkey(), jnp.broadcast_to(x, (draws, 5)))).mean(0)
+    p = net.firing_prob(x)
+    np.testing.assert_array_less(np.abs(fired - p), 5 * np.sqrt(p * (1 - p) / draws))
+
+
+def test_firing_prob_gradients_match_finite_differences():
+    rng = np.random.default_rng(4)
+    W, b = random_weights(rng, 3)
+    net = fj.BinaryNetwork(W, b, 1.3, 0.8)
+    x = jnp.array([1.0, 0.0, 1.0])
+    check_grads(lambda n: n.firing_prob(x), (net,), order=1, modes=("rev",), eps=1e-6)
+
+
+def test_float32_is_preserved():
+    net = fj.BinaryNetwork(
+        np.ones((3, 3), np.float32), np.zeros(3, np.float32), 2.0, 0.5
+    )
+    assert {leaf.dtype for leaf in jax.tree.leaves(net)} == {np.dtype(np.float32)}
+    assert net.firing_prob(jnp.ones(3)).dtype == jnp.float32
+    assert fj.exact_flux(net).dtype == jnp.float32
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        (dict(weights=np.ones((2, 3)), biases=np.zeros(2)), ValueError, "square"),
+        (dict(weights=np.ones(3), biases=np.zeros(3)), ValueError, "square"),
+        (dict(weights=np.ones((2, 2)), biases=np.zeros(3)), ValueError, "biases"),
+        (
+            dict(weights=np.full((2, 2), np.nan), biases=np.zeros(2)),
+            ValueError,
+            "finite",
+        ),
+        (dict(weights=np.ones((2, 2)), biases=[0.0, np.inf]), ValueError, "finite"),
+        (
+            dict(weights=np.ones((2, 2)), biases=np.zeros(2), temperature=0.0),
+            ValueError,
+            "> 0",
+        ),
+        (
+            dict(weights=np.ones((2, 2)), biases=np.zeros(2), temperature=[1.0, -1.0]),
+            ValueError,
+            "> 0",
+        ),
+        (
+            dict(weights=np.ones((2, 2)), biases=np.zeros(2), noise=-0.1),
+            ValueError,
+            ">= 0",
+        ),
+        (
+            dict(weights=np.ones((2, 2)), biases=np.zeros(2), noise=np.ones(3)),
+            ValueError,
+            "noise",
+        ),
+        (
+            dict(weights=np.ones((2, 2)), biases=np.zeros(2), noise=np.nan),
+            ValueError,
+            "finite",
+        ),
+        (dict(weights=np.ones((2, 2), bool), biases=np.zeros(2)), TypeError, "weights"),
+        (dict(weights="abc", biases=np.zeros(2)), TypeError, "weights"),
+        (
+            dict(weights=np.zeros((0, 0)), biases=np.zeros(0)),
+            ValueError,
+            "at least one",
+        ),
+    ],
+)
+def test_constructor_validation(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        fj.BinaryNetwork(**kwargs)
+
+
+def test_tree_at_and_jit_keep_working():
+    net = fj.BinaryNetwork(np.zeros((2, 2)), np.zeros(2))
+    net2 = eqx.tree_at(lambda n: n.biases, net, jnp.array([1.0, -1.0]))
+    expected = 1 / (1 + np.exp(-np.array([1.0, -1.0])))
+    np.testing.assert_allclose(
+        eqx.filter_jit(lambda n: n.firing_prob(jnp.zeros(2)))(net2), expected
+    )
