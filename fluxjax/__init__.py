@@ -2,6 +2,15 @@
 
 import importlib.metadata
 
+from .builders import (
+    degree_preserving_shuffle as degree_preserving_shuffle,
+    isolated_core as isolated_core,
+    l5_microcircuit as l5_microcircuit,
+    lesion as lesion,
+    random_network as random_network,
+    shuffle_core_structure as shuffle_core_structure,
+    subnetwork as subnetwork,
+)
 from .info.exact import (
     exact_conditional_entropy as exact_conditional_entropy,
     exact_entropy as exact_entropy,
@@ -15,10 +24,16 @@ from .info.plugin import (
     plugin_entropy as plugin_entropy,
     plugin_flux as plugin_flux,
     plugin_flux_stderr as plugin_flux_stderr,
+    plugin_transfer_entropy as plugin_transfer_entropy,
     triplet_flux as triplet_flux,
 )
 from .network import BinaryNetwork as BinaryNetwork
-from .simulate import simulate as simulate, state_codes as state_codes
+from .simulate import (
+    simulate as simulate,
+    simulate_ensemble as simulate_ensemble,
+    stack_networks as stack_networks,
+    state_codes as state_codes,
+)
 
 
 __version__ = importlib.metadata.version("fluxjax")

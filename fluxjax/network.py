@@ -18,7 +18,7 @@ import jax.random as jr
 import numpy as np
 from jaxtyping import Array, ArrayLike, Bool, Float, PRNGKeyArray, Shaped
 
-from ._checks import ArrayOrSequence, as_float_array, check_finite
+from ._checks import ArrayOrSequence, as_float_array, check_finite, is_concrete
 
 
 # E[f(sigma * xi)], xi ~ N(0, 1), by the trapezoidal rule on [-9, 9] with 257 nodes
@@ -140,21 +140,34 @@ class BinaryNetwork(eqx.Module):
         Returns:
             The next states, bool, same shape as ``x``.
         """
-        return update(self, jnp.asarray(x), *draw_randomness(key, jnp.shape(x), self))
+        draws = draw_randomness(key, jnp.shape(x), self, noisy=not is_noiseless(self))
+        return update(self, jnp.asarray(x), *draws)
+
+
+def is_noiseless(net: BinaryNetwork) -> bool:
+    """Whether ``net.noise`` is known (not traced) to be zero for every neuron.
+
+    Such a network needs no Gaussian draws: skipping them leaves every trajectory
+    bit-identical, because the uniforms come from their own key and m + 0 * xi == m.
+    """
+    return is_concrete(net.noise) and not np.any(np.asarray(net.noise))
 
 
 def draw_randomness(
-    key: PRNGKeyArray, shape: tuple[int, ...], net: BinaryNetwork
-) -> tuple[Array, Array]:
-    """The Gaussian noise xi and uniforms used by one update of states of ``shape``."""
+    key: PRNGKeyArray, shape: tuple[int, ...], net: BinaryNetwork, *, noisy: bool = True
+) -> tuple[Array | None, Array]:
+    """The Gaussian noise xi (None unless ``noisy``) and the uniforms of one update."""
     noise_key, fire_key = jr.split(key)
     dtype = net.weights.dtype
-    return jr.normal(noise_key, shape, dtype), jr.uniform(fire_key, shape, dtype)
+    xi = jr.normal(noise_key, shape, dtype) if noisy else None
+    return xi, jr.uniform(fire_key, shape, dtype)
 
 
-def update(net: BinaryNetwork, x: Array, xi: Array, uniform: Array) -> Array:
-    """X' = [uniform < sigmoid((x @ W + b) / T + sigma * xi)], given the random draws."""
-    z = net.mean_input(x) + net.noise * xi
+def update(net: BinaryNetwork, x: Array, xi: Array | None, uniform: Array) -> Array:
+    """x' = [uniform < sigmoid((x @ W + b) / T + sigma * xi)], given the random draws."""
+    z = net.mean_input(x)
+    if xi is not None:
+        z = z + net.noise * xi
     return uniform < jax.nn.sigmoid(z)
 
 

@@ -152,3 +152,22 @@ def test_triplet_flux_converges_to_exact(getkey):
 def test_validation(trajectory, call, error, match):
     with pytest.raises(error, match=match):
         call(trajectory[0])
+
+
+def test_transfer_entropy_matches_reference_entropies_and_exact(getkey):
+    """Plug-in TE from the rest of a 5-neuron net into neurons [0, 1]: the identity
+    H(y',y) + H(x,y) - H(y',x,y) - H(y) computed with the reference's plug-in
+    entropies, and convergence to exact TE at 10^6 samples."""
+    W, b = random_weights(np.random.default_rng(26), 5)
+    net = fj.BinaryNetwork(W, b, 1.0, 0.3)
+    states = np.asarray(fj.simulate(net, getkey(), 1_000_000, burn_in=100))
+    y, x = states[:, :2], states[:, 2:]
+    te = fj.plugin_transfer_entropy(y, x)
+    yc, xc = ref.state_codes(y), ref.state_codes(x)
+    y1, x0, y0 = yc[1:], xc[:-1], yc[:-1]  # codes < 4, < 8, < 4: combine into one int
+    h = ref.plugin_entropy_of_codes
+    expected = h(y1 + 4 * y0) + h(x0 + 8 * y0) - h(y1 + 4 * x0 + 32 * y0) - h(y0)
+    assert abs(te - expected) < 1e-10
+    assert abs(te - fj.exact_transfer_entropy(net, [0, 1])) < 0.005
+    codes = fj.plugin_transfer_entropy(yc.astype(np.uint32), xc.astype(np.uint32))
+    assert abs(codes - te) < 1e-12

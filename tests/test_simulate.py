@@ -70,6 +70,19 @@ def test_codes_match_states(getkey):
     subset = fj.simulate(net, key, 500, batch=2, record="codes", neurons=[5, 0])
     expected = np.asarray(states[..., 5], int) + 2 * np.asarray(states[..., 0], int)
     np.testing.assert_array_equal(subset, expected)
+    columns = fj.simulate(net, key, 500, batch=2, neurons=[5, 0])
+    np.testing.assert_array_equal(columns, states[..., [5, 0]])
+
+
+def test_noiseless_networks_skip_the_gaussian_draws_bit_identically(getkey):
+    """With noise == 0 no normals are drawn; traced noise (under vmap) draws them and
+    multiplies them by zero: the trajectories are identical."""
+    net, key = small_net(8, n=5), getkey()
+    direct = fj.simulate(net, key, 300)
+    traced = eqx.filter_vmap(lambda n: fj.simulate(n, key, 300))(
+        jax.tree.map(lambda x: x[None], net)
+    )[0]
+    np.testing.assert_array_equal(direct, traced)
 
 
 def test_initial_state(getkey):
@@ -135,7 +148,7 @@ def test_long_runs_fit_as_codes(getkey):
         (dict(steps=10, x0=np.zeros(5)), ValueError, "x0"),
         (dict(steps=10, record="everything"), ValueError, "record"),
         (dict(steps=10, record="codes", neurons=[0, 9]), ValueError, "neurons"),
-        (dict(steps=10, neurons=[0]), ValueError, "neurons"),
+        (dict(steps=10, neurons=[0, 0]), ValueError, "neurons"),
     ],
 )
 def test_validation(kwargs, error, match, getkey):
@@ -159,3 +172,28 @@ def test_codes_limited_to_32_neurons(getkey):
     assert fj.simulate(net, getkey(), 10, record="codes", neurons=range(32)).shape == (
         10,
     )
+
+
+def test_ensemble_equals_separate_runs(getkey):
+    nets = [small_net(seed, n=4, noise=0.3 * seed) for seed in range(3)]
+    key = getkey()
+    together = fj.simulate_ensemble(nets, key, 80, burn_in=5, neurons=[2, 0])
+    for k, net in enumerate(nets):
+        alone = fj.simulate(net, jr.fold_in(key, k), 80, burn_in=5, neurons=[2, 0])
+        np.testing.assert_array_equal(together[k], alone)
+    codes = fj.simulate_ensemble(nets, key, 80, burn_in=5, record="codes")
+    np.testing.assert_array_equal(
+        codes[1],
+        fj.state_codes(fj.simulate(nets[1], jr.fold_in(key, 1), 80, burn_in=5)),
+    )
+
+
+def test_stack_networks_keeps_shared_fields_unbatched():
+    a, b = small_net(0), small_net(1)
+    stacked, axes = fj.stack_networks([a, b])
+    assert stacked.weights.shape == (2, 4, 4) and axes.weights == 0
+    assert stacked.noise.shape == () and axes.noise is None
+    with pytest.raises(ValueError, match="same size"):
+        fj.stack_networks([a, small_net(0, n=3)])
+    with pytest.raises(TypeError, match="nets"):
+        fj.stack_networks([])

@@ -14,5 +14,6 @@ from .plugin import (
     plugin_entropy as plugin_entropy,
     plugin_flux as plugin_flux,
     plugin_flux_stderr as plugin_flux_stderr,
+    plugin_transfer_entropy as plugin_transfer_entropy,
     triplet_flux as triplet_flux,
 )
