@@ -5,6 +5,13 @@ import sys
 import time
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
 def _flux_demo(args: argparse.Namespace) -> None:
     """Prints one random network's flux three ways: exact, plug-in and corrected."""
     import jax
@@ -35,6 +42,31 @@ def _flux_demo(args: argparse.Namespace) -> None:
     print(f"({time.perf_counter() - start:.1f} s)")
 
 
+def _reproduce(args: argparse.Namespace) -> None:
+    """Runs the study (``--quick``: reduced sizes) and writes the report."""
+    from .experiments.reproduce import StudyConfig, reproduce
+
+    overrides = {}
+    if args.seeds is not None:
+        overrides["num_seeds"] = args.seeds
+    if args.steps is not None:
+        overrides["steps"] = args.steps
+    if args.quick:
+        config = StudyConfig.quick_config(**overrides)
+    else:
+        config = StudyConfig(**overrides)
+    results = reproduce(config, args.out)
+    print(f"wrote {args.out}/results.json, report.md and figures")
+    for claim in results["claims"]:
+        verdict = {
+            True: "reproduced",
+            False: "NOT reproduced",
+            None: "pending",
+            "partly": "partly reproduced",
+        }
+        print(f"  {claim['claim']}: {verdict[claim['reproduced']]}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``fluxjax`` command."""
     parser = argparse.ArgumentParser(prog="fluxjax", description=__doc__)
@@ -48,6 +80,13 @@ def main(argv: list[str] | None = None) -> int:
     flux.add_argument("--noise", type=float, default=0.5)
     flux.add_argument("--steps", type=int, default=200_000)
     flux.add_argument("--seed", type=int, default=0)
+    study = commands.add_parser(
+        "reproduce", help="the paper's study: results.json, report.md, figures"
+    )
+    study.add_argument("--quick", action="store_true", help="reduced sizes (minutes)")
+    study.add_argument("--out", default="fluxjax-results", help="output directory")
+    study.add_argument("--seeds", type=_positive_int, help="number of network seeds")
+    study.add_argument("--steps", type=_positive_int, help="steps per simulation")
     args = parser.parse_args(argv)
     if args.x64:
         import jax
@@ -55,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
         jax.config.update("jax_enable_x64", True)
     if args.command == "flux":
         _flux_demo(args)
+    elif args.command == "reproduce":
+        _reproduce(args)
     return 0
 
 

@@ -164,7 +164,7 @@ def draw_randomness(
 
 
 def update(net: BinaryNetwork, x: Array, xi: Array | None, uniform: Array) -> Array:
-    """x' = [uniform < sigmoid((x @ W + b) / T + sigma * xi)], given the random draws."""
+    """The next states [uniform < sigmoid((x @ W + b) / T + sigma xi)], given draws."""
     z = net.mean_input(x)
     if xi is not None:
         z = z + net.noise * xi

@@ -140,7 +140,7 @@ def stack_networks(
     """Stacks same-sized networks along a new leading axis, for ``vmap``.
 
     Fields that are equal in every network stay unstacked (so a noiseless ensemble is
-    still known to be noiseless). Returns ``(stacked, in_axes)`` where ``in_axes`` is
+    still known to be noiseless); the weights are stacked when all fields are equal. Returns ``(stacked, in_axes)`` where ``in_axes`` is
     the matching pytree of 0 / None for ``eqx.filter_vmap``.
     """
     if not nets or not all(isinstance(net, BinaryNetwork) for net in nets):
@@ -156,8 +156,13 @@ def stack_networks(
             leaf.shape == first.shape and bool(jnp.array_equal(leaf, first))
             for leaf in column
         )
+        if not same:  # a scalar temperature or noise beside per-neuron ones
+            shape = max((leaf.shape for leaf in column), key=len)
+            column = [jnp.broadcast_to(leaf, shape) for leaf in column]
         leaves.append(first if same else jnp.stack(column))
         axes.append(None if same else 0)
+    if all(axis is None for axis in axes):  # identical networks: vmap needs one axis
+        leaves[0], axes[0] = jnp.stack([jax.tree.leaves(net)[0] for net in nets]), 0
     treedef = jax.tree.structure(nets[0])
     return jax.tree.unflatten(treedef, leaves), jax.tree.unflatten(treedef, axes)
 

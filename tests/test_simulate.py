@@ -197,3 +197,11 @@ def test_stack_networks_keeps_shared_fields_unbatched():
         fj.stack_networks([a, small_net(0, n=3)])
     with pytest.raises(TypeError, match="nets"):
         fj.stack_networks([])
+
+
+def test_stack_networks_broadcasts_scalar_beside_vector_fields():
+    a = small_net(0, noise=0.5)
+    b = fj.BinaryNetwork(a.weights, a.biases, 1.0, np.array([0.1, 0.2, 0.3, 0.4]))
+    stacked, axes = fj.stack_networks([a, b])
+    np.testing.assert_array_equal(stacked.noise, [[0.5] * 4, [0.1, 0.2, 0.3, 0.4]])
+    assert axes.noise == 0 and axes.weights is None

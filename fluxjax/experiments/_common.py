@@ -1,0 +1,195 @@
+"""What every experiment of the study shares: the configuration and the measurements.
+
+Experiments use the public API only. Integer seeds live here (and in ``cli.py``): the
+network seeds go to :func:`fluxjax.l5_microcircuit`, and ``StudyConfig.seed`` becomes
+the one JAX key from which each experiment folds its own.
+"""
+
+import dataclasses
+from collections.abc import Sequence
+
+import equinox as eqx
+import jax
+import numpy as np
+
+import fluxjax as fj
+
+
+TRIPLETS = ((0, 1, 2), (3, 4, 5), (6, 7, 8))
+MAX_RECORDED_BYTES = 200_000_000  # per compiled ensemble call; larger ensembles chunk
+
+
+def _grid(start: float, stop: float, num: int) -> list[float]:
+    """``num`` evenly spaced Python floats from ``start`` to ``stop``, rounded to 1e-6."""
+    return [round(float(x), 6) for x in np.linspace(start, stop, num)]
+
+
+@dataclasses.dataclass(frozen=True)
+class StudyConfig:
+    """Sizes and parameters of the reproduction (defaults: the paper's full run).
+
+    Attributes:
+        num_seeds: network seeds ``first_seed, first_seed + 1, ...`` (42: the paper's).
+        first_seed: the first network seed.
+        steps: recorded steps per simulation (the paper: 10^6).
+        burn_in: discarded steps (the paper: 10^4).
+        signal_steps: steps of the full-network runs that give firing rates, rasters
+            and the embedding signal.
+        t0: the temperature t0 (a number or "mean_core").
+        t0_scope: "all" (every neuron's input divided by t0) or "core".
+        core_density: d_s, the core's connection density.
+        noise_levels: sigma values of the recurrence-resonance sweep.
+        uniform_biases: common biases v of the uniform-bias sweep (Fig. 6a bar 4).
+        inhibitory_scales: w_inh / t0 values of the inhibitory-weight sweep.
+        core_densities: d_s values of the sensitivity sweep.
+        temperatures: t0 values of the sensitivity sweep.
+        signal_noise: "scaled" (bar 3 noise sigma_i / t0, our default) or "raw"
+            (sigma_i, as the reference code).
+        seed: the simulation seed (one JAX key for the whole study).
+        quick: whether this is the reduced ``--quick`` configuration.
+    """
+
+    num_seeds: int = 10
+    first_seed: int = 42
+    steps: int = 1_000_000
+    burn_in: int = 10_000
+    signal_steps: int = 100_000
+    t0: float | str = 5.0
+    t0_scope: str = "all"
+    core_density: float = 0.35
+    noise_levels: tuple[float, ...] = tuple(_grid(0.0, 10.0, 21))
+    uniform_biases: tuple[float, ...] = tuple(_grid(-10.0, 10.0, 41))
+    inhibitory_scales: tuple[float, ...] = tuple(_grid(-2.0, 0.0, 11))
+    core_densities: tuple[float, ...] = (0.25, 0.35, 0.45)
+    temperatures: tuple[float | str, ...] = (2.5, 5.0, 7.5, "mean_core")
+    signal_noise: str = "scaled"
+    seed: int = 0
+    quick: bool = False
+
+    @classmethod
+    def quick_config(cls, **overrides) -> "StudyConfig":
+        """The ``--quick`` sizes: 3 seeds, 10^5 steps, coarser sweeps."""
+        quick = dict(
+            num_seeds=3,
+            steps=100_000,
+            burn_in=2_000,
+            signal_steps=20_000,
+            noise_levels=tuple(_grid(0.0, 10.0, 11)),
+            inhibitory_scales=(-2.0, -1.5, -1.0, -0.5, 0.0),
+            temperatures=(2.5, 5.0, "mean_core"),
+            quick=True,
+        )
+        return cls(**{**quick, **overrides})
+
+    @property
+    def seeds(self) -> list[int]:
+        """The network seeds."""
+        return list(range(self.first_seed, self.first_seed + self.num_seeds))
+
+    def key(self, name: str) -> jax.Array:
+        """The JAX key of the experiment called ``name`` (independent per name)."""
+        return jax.random.fold_in(jax.random.key(self.seed), _stable_hash(name))
+
+    def networks(self, seeds: Sequence[int] | None = None, **changes):
+        """``[(net, groups)]`` per seed: the L5 microcircuit with ``changes`` applied."""
+        kwargs = dict(
+            core_density=self.core_density, t0=self.t0, t0_scope=self.t0_scope
+        )
+        kwargs.update(changes)
+        return [fj.l5_microcircuit(s, **kwargs) for s in (seeds or self.seeds)]
+
+
+def _stable_hash(name: str) -> int:
+    return int.from_bytes(name.encode()[:4].ljust(4, b"\0"), "little") ^ len(name)
+
+
+def summary(values) -> dict:
+    """``{"mean", "sd", "n"}`` of per-seed values (sd with ddof = 1; 0 for n = 1)."""
+    values = np.asarray(values, dtype=float).ravel()
+    sd = float(np.std(values, ddof=1)) if values.size > 1 else 0.0
+    return {"mean": float(np.mean(values)), "sd": sd, "n": int(values.size)}
+
+
+def indicator_summary(intra, inter) -> dict:
+    """The results-table entry of a flux indicator: intra and inter, in bits."""
+    return {"intra": summary(intra), "inter": summary(inter)}
+
+
+def fold_change(numerator, denominator) -> dict:
+    """Per-seed fold changes numerator / denominator, summarised."""
+    return summary(np.asarray(numerator, float) / np.asarray(denominator, float))
+
+
+def record_core(
+    nets: Sequence[fj.BinaryNetwork],
+    key: jax.Array,
+    config: StudyConfig,
+    neurons: Sequence = tuple(range(10)),
+    steps: int | None = None,
+) -> np.ndarray:
+    """Simulates each network and returns its recorded ``neurons``.
+
+    One vmapped call per chunk of networks (chunks bound the memory of the recorded
+    states). Returns bool ``(len(nets), steps, len(neurons))``.
+    """
+    steps = steps or config.steps
+    chunk = max(1, MAX_RECORDED_BYTES // (steps * len(neurons)))
+    parts = []
+    for start in range(0, len(nets), chunk):
+        part_key = jax.random.fold_in(key, start)
+        states = fj.simulate_ensemble(
+            nets[start : start + chunk],
+            part_key,
+            steps,
+            burn_in=config.burn_in,
+            neurons=neurons,
+        )
+        parts.append(np.asarray(states))
+    return np.concatenate(parts)
+
+
+def flux_indicator(
+    nets: Sequence[fj.BinaryNetwork],
+    key: jax.Array,
+    config: StudyConfig,
+    neurons: Sequence = tuple(range(10)),
+) -> tuple[np.ndarray, np.ndarray]:
+    """The paper's triplet flux indicator (intra, inter) in bits, one per network."""
+    states = record_core(nets, key, config, neurons)
+    intra, inter = fj.triplet_flux(states, TRIPLETS)
+    return np.asarray(intra), np.asarray(inter)
+
+
+def exact_indicator(
+    nets: Sequence[fj.BinaryNetwork], chunk: int = 16
+) -> tuple[np.ndarray, np.ndarray]:
+    """The triplet indicator computed exactly (nets of at most 14 neurons).
+
+    Vmapped over chunks of ``chunk`` networks to bound memory.
+    """
+    intra, inter = [], []
+    for start in range(0, len(nets), chunk):
+        stacked, axes = fj.stack_networks(nets[start : start + chunk])
+        values = _exact_indicator(stacked, axes)
+        intra.append(np.atleast_1d(values[0]))
+        inter.append(np.atleast_1d(values[1]))
+    return np.concatenate(intra), np.concatenate(inter)
+
+
+@eqx.filter_jit
+def _exact_indicator(stacked, axes):
+    return eqx.filter_vmap(
+        lambda net: fj.exact_triplet_flux(net, TRIPLETS), in_axes=(axes,)
+    )(stacked)
+
+
+def with_fields(net: fj.BinaryNetwork, **fields) -> fj.BinaryNetwork:
+    """A copy of ``net`` with some of biases, temperature, noise replaced (validated)."""
+    values = dict(
+        weights=net.weights,
+        biases=net.biases,
+        temperature=net.temperature,
+        noise=net.noise,
+    )
+    values.update(fields)
+    return fj.BinaryNetwork(**values)

@@ -1,0 +1,161 @@
+"""The study's experiments on small configurations, against independent references:
+a plain numpy simulation of the same network and exact enumeration of the core."""
+
+import json
+
+import jax
+import numpy as np
+import pytest
+import reference as ref
+
+import fluxjax as fj
+from fluxjax.experiments import embedding, reproduce
+from fluxjax.experiments._common import TRIPLETS, StudyConfig, flux_indicator
+
+
+TINY = StudyConfig(
+    num_seeds=2,
+    steps=4_000,
+    burn_in=200,
+    signal_steps=2_000,
+    noise_levels=(0.0, 2.0, 8.0),
+    uniform_biases=(-8.0, 0.0),
+    inhibitory_scales=(-1.0, 0.0),
+    core_densities=(0.35,),
+    temperatures=(5.0,),
+    quick=True,
+)
+
+
+def exact_indicator_reference(W, b, temperature, noise):
+    """Triplet indicator from the reference's stationary joint (numpy enumeration)."""
+    n = W.shape[0]
+    J = ref.stationary_joint(W, b, temperature, noise)
+    codes = [ref.subset_codes(n, t) for t in TRIPLETS]
+    mi = np.zeros((3, 3))
+    for k in range(3):
+        for l in range(3):
+            joint = np.zeros((8, 8))
+            np.add.at(joint, (codes[k][:, None], codes[l][None, :]), J)
+            mi[k, l] = ref.mutual_information(joint)
+    return np.trace(mi) / 3, (mi.sum() - np.trace(mi)) / 6
+
+
+@pytest.mark.slow
+def test_sampled_indicator_of_the_isolated_core_matches_exact_enumeration():
+    """The experiments' sampled indicator (10^5 steps, 4 replicas) agrees with the
+    reference enumeration of the 1024-state isolated core at noise 0 and 2, within
+    the plug-in bias (~0.4e-3 bit for 63 bins) plus 4 SD of the replica mean."""
+    config = StudyConfig(num_seeds=1, steps=100_000, burn_in=1_000)
+    net, groups = config.networks()[0]
+    core = fj.isolated_core(net, groups)
+    W, b = np.asarray(core.weights, float), np.asarray(core.biases, float)
+    for noise in (0.0, 2.0):
+        noisy = fj.BinaryNetwork(W, b, 5.0, noise)
+        intra, inter = flux_indicator([noisy] * 4, jax.random.key(1), config)
+        expected = exact_indicator_reference(W, b, 5.0, noise)
+        for sampled, exact in zip((intra, inter), expected):
+            tolerance = 0.5e-3 + 4 * sampled.std(ddof=1) / 2
+            assert abs(sampled.mean() - exact) < tolerance
+
+
+def test_embedding_signal_matches_a_plain_numpy_simulation():
+    """Population firing rates and each core neuron's effective bias mu_i and
+    fluctuation sigma_i from fluxjax agree with a plain numpy loop simulating the
+    same 125-neuron network (independent random numbers), within 6 standard errors
+    (the embedding signal's lag-1 autocorrelation is ~0.02, so samples are nearly
+    independent)."""
+    net, groups = fj.l5_microcircuit(42)
+    W = np.asarray(net.weights, float)
+    core, rest = (
+        list(groups["core"]),
+        [i for i in range(125) if i not in groups["core"]],
+    )
+    steps = 20_000
+    rng = np.random.default_rng(0)
+    x0 = rng.integers(0, 2, 125).astype(bool)
+    numpy_states = ref.simulate_reference(
+        W, np.zeros(125), 5.0, 0.0, x0, np.zeros((steps, 125)), rng.random((steps, 125))
+    )[1_000:]
+    jax_states = np.asarray(
+        fj.simulate(net, jax.random.key(3), steps - 1_000, burn_in=1_000)
+    )
+    for name in ("core", "periphery", "interneurons"):
+        idx = groups[name]
+        a, b = numpy_states[:, idx].mean(), jax_states[:, idx].mean()
+        se = np.sqrt(a * (1 - a) / (len(numpy_states) / 20))  # autocorrelated spikes
+        assert abs(a - b) < 6 * se, name
+    u_numpy = embedding.embedding_signal(numpy_states, W, core, rest)
+    u_jax = embedding.embedding_signal(jax_states, W, core, rest)
+    se = u_numpy.std(0) * np.sqrt(2 / len(u_numpy))
+    np.testing.assert_array_less(np.abs(u_numpy.mean(0) - u_jax.mean(0)), 6 * se)
+    np.testing.assert_allclose(u_numpy.std(0), u_jax.std(0), rtol=0.05)
+
+
+def test_embedding_signal_is_the_input_from_outside_the_core():
+    """U = s_rest @ W[rest, core]: by hand on a 4-neuron example."""
+    W = np.arange(16.0).reshape(4, 4)
+    states = np.array([[1, 0, 1, 1], [0, 1, 0, 0]], bool)
+    signal = embedding.embedding_signal(states, W, [0, 1], [2, 3])
+    np.testing.assert_allclose(signal, [[W[2, 0] + W[3, 0], W[2, 1] + W[3, 1]], [0, 0]])
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("study")
+    results = reproduce.reproduce(TINY, out, progress=False)
+    return out, results
+
+
+def test_reproduce_writes_results_report_and_figures(tiny_run):
+    out, results = tiny_run
+    stored = json.loads((out / "results.json").read_text())
+    for key in reproduce.HEADLINE:
+        assert key in stored
+    assert stored["optimized_biases"] is None
+    for key in ("isolated", "embedded", "individual_biases", "uniform_optimal_bias"):
+        entry = stored[key]
+        assert entry["intra"]["n"] == 2 and entry["intra"]["mean"] > 0
+    report = (out / "report.md").read_text()
+    assert "Quick run" in report and "| claim |" in report
+    for figure in reproduce.FIGURES:
+        assert (out / figure).stat().st_size > 10_000
+
+
+def test_headline_numbers_are_the_experiments_own(tiny_run):
+    """The table repeats the parts' numbers; bar 1 is the embedded core and the
+    isolated entry is the embedding experiment's isolated core."""
+    _, results = tiny_run
+    parts = results["parts"]
+    assert results["embedded"] == parts["embedding"]["embedded"]
+    assert results["isolated"] == parts["embedding"]["isolated"]
+    assert results["uniform_optimal_bias"] == parts["bars"]["uniform_optimal_bias"]
+    per_seed = parts["bars"]["per_seed_total"]
+    np.testing.assert_allclose(
+        np.mean(per_seed["embedded"]),
+        results["embedded"]["intra"]["mean"] + results["embedded"]["inter"]["mean"],
+    )
+
+
+def test_reproduce_resumes_finished_parts(tiny_run, monkeypatch):
+    out, results = tiny_run
+
+    def fail(*args):
+        raise AssertionError("a finished part was recomputed")
+
+    monkeypatch.setattr(reproduce, "PARTS", {name: fail for name in reproduce.PARTS})
+    again = reproduce.reproduce(TINY, out, progress=False)
+    assert again["embedded"] == results["embedded"]
+    # A different configuration recomputes.
+    with pytest.raises(AssertionError, match="recomputed"):
+        reproduce.reproduce(
+            TINY.__class__(**{**TINY.__dict__, "steps": 5_000}), out, progress=False
+        )
+
+
+def test_cli_rejects_bad_sizes(capsys):
+    from fluxjax.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["reproduce", "--seeds", "0"])
+    assert "positive integer" in capsys.readouterr().err
