@@ -374,7 +374,7 @@ def l5_microcircuit(
 def subnetwork(net: BinaryNetwork, neurons: _Indices) -> BinaryNetwork:
     """The network of ``neurons`` alone: every other neuron and its synapses removed.
 
-    W' = W[neurons][:, neurons], b' = b[neurons]; a per-neuron temperature or noise is
+    W' = ``W[neurons][:, neurons]``, b' = b[neurons]; a per-neuron temperature or noise is
     restricted the same way, a scalar one is kept. The dynamics of the kept neurons
     are otherwise unchanged (same t0, same noise).
 
@@ -412,7 +412,7 @@ def subnetwork(net: BinaryNetwork, neurons: _Indices) -> BinaryNetwork:
 
 
 def isolated_core(net: BinaryNetwork, groups: Mapping[str, _Indices]) -> BinaryNetwork:
-    """The core alone: W[core][:, core] with the core's biases, temperature and noise.
+    """The core alone: ``W[core][:, core]`` with the core's biases, temperature and noise.
 
     This is the paper's isolated core (section "The network"): same dynamics, no
     input from the periphery or the interneurons.

@@ -3,3 +3,5 @@
 Each has ``run(config) -> dict`` and plots of its result;
 :mod:`fluxjax.experiments.reproduce` runs them all and writes the report.
 """
+
+from ._common import StudyConfig as StudyConfig

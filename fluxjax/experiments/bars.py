@@ -10,6 +10,7 @@ v_i = -(sum_j W[j, i]) / 2.
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.figure import Figure
 
 import fluxjax as fj
 
@@ -113,7 +114,7 @@ def run(config: StudyConfig, embedding: dict) -> dict:
     return result
 
 
-def plot(result: dict, path: str) -> None:
+def plot(result: dict) -> Figure:
     """The five stacked bars (intra + inter, mean ± sd over seeds), dashed at bar 1."""
     fig, ax = plt.subplots(figsize=(8, 4))
     for position, (name, _) in enumerate(BARS):
@@ -146,5 +147,4 @@ def plot(result: dict, path: str) -> None:
     ax.set_title("Fig. 6(a): flux of the core under each part of the embedding")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    return fig

@@ -9,6 +9,7 @@ then neurons 0-9 of the shuffled network.
 
 import jax
 import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 
 import fluxjax as fj
 
@@ -60,7 +61,7 @@ def run(config: StudyConfig) -> dict:
     return {"entries": entries}
 
 
-def plot(result: dict, path: str) -> None:
+def plot(result: dict) -> Figure:
     """Fold change embedded / isolated for every sweep value and control."""
     entries = result["entries"]
     labels = [
@@ -80,5 +81,4 @@ def plot(result: dict, path: str) -> None:
         title="sensitivity and randomised controls",
     )
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    return fig

@@ -10,6 +10,7 @@ mean mu_i is the effective bias and its SD sigma_i the fluctuation size (Metzner
 import jax
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.figure import Figure
 
 import fluxjax as fj
 
@@ -155,7 +156,7 @@ def run(config: StudyConfig) -> dict:
     }
 
 
-def plot_raster(result: dict, path: str) -> None:
+def plot_raster(result: dict) -> Figure:
     """Raster of the embedded network (populations coloured) beside the isolated core."""
     embedded = np.asarray(result["raster"]["embedded"])
     isolated = np.asarray(result["raster"]["isolated"])
@@ -181,11 +182,10 @@ def plot_raster(result: dict, path: str) -> None:
     right.set(xlabel="step", ylabel="core neuron", title="isolated core (sigma = 0)")
     right.invert_yaxis()
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    return fig
 
 
-def plot_signal(result: dict, path: str) -> None:
+def plot_signal(result: dict) -> Figure:
     """Per-core-neuron effective bias mu_i and fluctuation sigma_i over seeds."""
     mu = np.asarray(result["signal"]["mu"])
     sigma = np.asarray(result["signal"]["sigma"])
@@ -204,5 +204,4 @@ def plot_signal(result: dict, path: str) -> None:
     axes[2].set(xlabel="weight units", ylabel="count", title="all seeds and neurons")
     axes[2].legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    return fig

@@ -7,6 +7,7 @@ varies the inhibitory weight w_inh from -2 t0 to 0 (Metzner et al. 2026, Fig. 7)
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.figure import Figure
 
 import fluxjax as fj
 
@@ -66,7 +67,7 @@ def run(config: StudyConfig) -> dict:
     }
 
 
-def plot(result: dict, path: str) -> None:
+def plot(result: dict) -> Figure:
     """Lesion bars and the inhibitory-weight sweep (intra + inter, mean ± sd)."""
     fig, (left, right) = plt.subplots(
         1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [3, 2]}
@@ -111,5 +112,4 @@ def plot(result: dict, path: str) -> None:
     )
     right.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    return fig

@@ -15,8 +15,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import jax
+import matplotlib.pyplot as plt
 import numpy as np
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 import fluxjax as fj
 
@@ -126,7 +127,9 @@ def reproduce(
     ran = run_parts(config, out_dir, progress=progress)
     parts = ran["parts"]
     for filename, (part, plot) in FIGURES.items():
-        plot(parts[part], str(out_dir / filename))
+        figure = plot(parts[part])
+        figure.savefig(out_dir / filename, dpi=120)
+        plt.close(figure)
     results = {
         **headline(parts),
         "claims": claims(parts),

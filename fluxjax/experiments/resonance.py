@@ -9,6 +9,7 @@ of the 1024-state chain for comparison.
 import jax
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.figure import Figure
 
 import fluxjax as fj
 
@@ -60,7 +61,7 @@ def run(config: StudyConfig) -> dict:
     }
 
 
-def plot(result: dict, path: str) -> None:
+def plot(result: dict) -> Figure:
     """Flux indicator (intra + inter, sampled and exact) and full-state flux vs sigma."""
     sigma = np.asarray(result["noise_levels"])
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
@@ -86,5 +87,4 @@ def plot(result: dict, path: str) -> None:
         title="exact full-state flux (1024 states)",
     )
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    return fig
