@@ -27,7 +27,16 @@ from .info.plugin import (
     plugin_transfer_entropy as plugin_transfer_entropy,
     triplet_flux as triplet_flux,
 )
+from .info.soft import correlation_proxy as correlation_proxy, soft_flux as soft_flux
 from .network import BinaryNetwork as BinaryNetwork
+from .optimize import (
+    HillClimbHistory as HillClimbHistory,
+    History as History,
+    SelfOrganizationHistory as SelfOrganizationHistory,
+    hill_climb as hill_climb,
+    optimize_biases as optimize_biases,
+    self_organize as self_organize,
+)
 from .simulate import (
     simulate as simulate,
     simulate_ensemble as simulate_ensemble,

@@ -1,25 +1,75 @@
-"""Simulation: ``jax.lax.scan`` over time, ``vmap`` over replicas.
+"""Simulation: ``jax.lax.scan`` over time, ``vmap`` over replicas, sharded over devices.
 
-Randomness is a pure function of the key: replica k uses ``fold_in(key, k)`` (so its
+Randomness is a pure function of the key. Replica k uses ``fold_in(key, k)`` (so its
 trajectory does not depend on the batch size, and the unbatched run is replica 0),
-split once into an initial-state key and a run key; step t (counted from the start of
-the burn-in) uses ``fold_in(run_key, t)``. A run with ``burn_in=b`` is therefore the
-tail of the run with ``burn_in=0`` and ``b`` more steps.
+split once: ``init_key, run_key = split(fold_in(key, k))``. The initial state is
+``bernoulli(init_key, 0.5, (n,))`` unless ``x0`` is given, and update t (counted from
+the start of the burn-in, t = 0, 1, ...) uses ``draw_randomness(run_key, t, (n,), net)``
+(Threefry hashes of the counter (t, j), documented in :mod:`fluxjax.network`). A run
+with ``burn_in=b`` is therefore the tail of the run with ``burn_in=0`` and ``b`` more
+steps, and neither depends on how the work is cut up below.
+
+How it runs: the draws do not depend on the state, so they are computed for a chunk of
+updates at once (one vectorised kernel) and turned into firing thresholds
+theta(t) = T (L - sigma xi) - b. The sequential scan inside a chunk then only computes
+x(t + 1) = [x(t) @ W > theta(t)], a matrix product and a comparison. Statistics can be
+streamed (``record="pair_counts"``) so that long runs never hold their states.
 """
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
-from jaxtyping import Array, ArrayLike, Bool, PRNGKeyArray, Shaped, UInt32
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+from jaxtyping import (
+    Array,
+    ArrayLike,
+    Bool,
+    Int32,
+    Key,
+    PRNGKeyArray,
+    Shaped,
+    UInt32,
+)
 
 from ._checks import check_choice, check_int, check_key, check_neurons
-from .network import BinaryNetwork, draw_randomness, is_noiseless, update
+from .network import (
+    BinaryNetwork,
+    draw_from_stream,
+    firing_threshold,
+    is_noiseless,
+    recurrent_input,
+    stream_key,
+)
 
 
 MAX_CODE_NEURONS = 32
+MAX_GROUP_NEURONS = 10
+RECORDS = ("states", "codes", "pair_counts")
+CHUNK_ELEMENTS = 1 << 20
+"""Thresholds computed at once, summed over the replicas on one device (4 MB in
+float32); a chunk is at most ``MAX_CHUNK_STEPS`` updates. Results do not depend on it.
+Tuned in benchmarks/ (smaller chunks pay more per-chunk overhead at small n)."""
+MAX_CHUNK_STEPS = 512
+UNROLL = 1
+"""``lax.scan(unroll=...)`` of the sequential loop: unrolling made it slower on CPU."""
+_MAX_STEP = 2**32 - 2 * MAX_CHUNK_STEPS  # step counters are uint32
+
+
+class _Plan(NamedTuple):
+    """The static description of one compiled simulation."""
+
+    steps: int
+    burn_in: int
+    record: str
+    neurons: tuple[int, ...]
+    groups: tuple[tuple[int, ...], ...]
+    noisy: bool
+    chunk: int
 
 
 def state_codes(
@@ -43,17 +93,75 @@ def state_codes(
     return jnp.sum(bits * powers, axis=-1, dtype=jnp.uint32)
 
 
+def _check_groups(groups, record: str, n: int) -> tuple[tuple[int, ...], ...]:
+    if record != "pair_counts":
+        if groups is not None:
+            raise ValueError("groups is only used with record='pair_counts'")
+        return ()
+    if groups is None:
+        raise ValueError("record='pair_counts' needs groups=[[neuron, ...], ...]")
+    if isinstance(groups, (str, bytes)) or not isinstance(groups, Sequence):
+        raise TypeError("groups must be a sequence of sequences of neuron indices")
+    checked = tuple(check_neurons(g, n, "groups") for g in groups)
+    if not checked or any(len(g) > MAX_GROUP_NEURONS for g in checked):
+        raise ValueError(
+            f"groups must be at least one group of at most {MAX_GROUP_NEURONS} "
+            f"neurons, got sizes {[len(g) for g in checked]}"
+        )
+    return checked
+
+
+def _mesh(devices, size: int) -> Mesh | None:
+    """A 1-D mesh ("ensemble") over ``devices`` (default: all), or None for one."""
+    devices = jax.devices() if devices is None else list(devices)
+    if not devices:
+        raise ValueError("devices must name at least one device")
+    if len(devices) == 1 or size == 1:
+        return None
+    return Mesh(np.asarray(devices), ("ensemble",))
+
+
+def _chunk_steps(replicas: int, n: int, mesh: Mesh | None) -> int:
+    per_device = -(-replicas // (1 if mesh is None else mesh.size))
+    return max(1, min(MAX_CHUNK_STEPS, CHUNK_ELEMENTS // (per_device * n)))
+
+
+def _plan(net, steps, burn_in, record, neurons, groups, replicas, mesh) -> _Plan:
+    """Validates the common arguments of the simulation functions."""
+    steps = check_int(steps, "steps", minimum=1)
+    burn_in = check_int(burn_in, "burn_in", minimum=0)
+    if steps + burn_in > _MAX_STEP:
+        raise ValueError(f"burn_in + steps must be at most {_MAX_STEP}")
+    check_choice(record, "record", RECORDS)
+    n = net.num_neurons
+    neurons = check_neurons(neurons, n)
+    if record == "codes" and len(neurons) > MAX_CODE_NEURONS:
+        raise ValueError(
+            f"record='codes' encodes at most {MAX_CODE_NEURONS} neurons, got "
+            f"{len(neurons)}; pass a subset with `neurons=`"
+        )
+    groups = _check_groups(groups, record, n)
+    chunk = _chunk_steps(replicas, n, mesh)
+    return _Plan(steps, burn_in, record, neurons, groups, not is_noiseless(net), chunk)
+
+
 def simulate(
     net: BinaryNetwork,
     key: PRNGKeyArray,
     steps: int,
     *,
     batch: int | None = None,
-    x0: Shaped[ArrayLike, "*batch n"] | None = None,
+    x0: Shaped[ArrayLike, "... n"] | None = None,
     burn_in: int = 0,
     record: str = "states",
     neurons=None,
-) -> Bool[Array, "*batch steps n"] | UInt32[Array, "*batch steps"]:
+    groups=None,
+    devices=None,
+) -> (
+    Bool[Array, "*batch steps m"]
+    | UInt32[Array, "*batch steps"]
+    | Int32[Array, "*batch K K S S"]
+):
     """Simulates ``steps`` synchronous updates after ``burn_in`` discarded ones.
 
     Args:
@@ -63,15 +171,26 @@ def simulate(
         batch: number of independent replicas (None: one unbatched trajectory).
         x0: initial state ``(n,)`` or ``(batch, n)``; default uniformly random.
         burn_in: number of updates discarded before recording.
-        record: ``"states"`` (bool ``(..., steps, len(neurons))``) or ``"codes"``
-            (uint32 ``(..., steps)`` codes of ``neurons``, see :func:`state_codes`;
-            10^7 steps take 40 MB).
-        neurons: the neurons to record (default all; at most 32 for codes), e.g. the
-            core of a larger network. All neurons are simulated either way.
+        record: what to return:
+
+            - ``"states"``: bool ``(..., steps, len(neurons))``.
+            - ``"codes"``: uint32 ``(..., steps)`` codes of ``neurons`` (at most 32),
+              see :func:`state_codes`; 10^7 steps take 40 MB.
+            - ``"pair_counts"``: int32 ``(..., K, K, S, S)`` transition counts of the
+              K ``groups``, streamed (memory independent of ``steps``):
+              ``counts[k, l, a, b]`` = #{t : c_k(x_t) = a, c_l(x_{t+1}) = b} over the
+              ``steps - 1`` successive pairs of recorded states, with c_k the
+              :func:`state_codes` of group k and S = 2^(largest group size).
+        neurons: the neurons to record for "states" and "codes" (default all), e.g.
+            the core of a larger network. All neurons are simulated either way.
+        groups: for ``"pair_counts"``: K >= 1 groups of at most 10 neurons each
+            (e.g. the paper's triplets).
+        devices: devices to spread the replicas over (default: all of
+            ``jax.devices()``; results do not depend on it).
 
     Returns:
-        ``(steps, len(neurons))`` states or ``(steps,)`` codes, with a leading ``batch`` axis when
-        ``batch`` is given.
+        The record of each replica, with a leading ``batch`` axis when ``batch`` is
+        given.
 
     Examples:
         >>> net = BinaryNetwork(jnp.zeros((3, 3)), jnp.zeros(3))
@@ -81,18 +200,11 @@ def simulate(
     if not isinstance(net, BinaryNetwork):
         raise TypeError(f"net must be a BinaryNetwork, got {type(net).__name__}")
     check_key(key)
-    steps = check_int(steps, "steps", minimum=1)
-    burn_in = check_int(burn_in, "burn_in", minimum=0)
-    check_choice(record, "record", ("states", "codes"))
-    n = net.num_neurons
-    neurons = check_neurons(neurons, n)
-    if record == "codes" and len(neurons) > MAX_CODE_NEURONS:
-        raise ValueError(
-            f"record='codes' encodes at most {MAX_CODE_NEURONS} neurons, got "
-            f"{len(neurons)}; pass a subset with `neurons=`"
-        )
     if batch is not None:
         batch = check_int(batch, "batch", minimum=1)
+    mesh = None if batch is None else _mesh(devices, batch)
+    plan = _plan(net, steps, burn_in, record, neurons, groups, batch or 1, mesh)
+    n = net.num_neurons
     if x0 is not None:
         x0 = jnp.asarray(x0)
         allowed = [(n,)] if batch is None else [(n,), (batch, n)]
@@ -101,37 +213,169 @@ def simulate(
                 f"x0 must have shape {' or '.join(map(str, allowed))}, got {x0.shape}"
             )
         x0 = x0.astype(bool)
-    noisy = not is_noiseless(net)
-    return _simulate(net, key, x0, steps, batch, burn_in, record, neurons, noisy)
+    if batch is None:
+        return _simulate_one(net, key, x0, plan)
+    return _simulate_batch(net, key, x0, batch, plan, mesh)
 
 
 @eqx.filter_jit
-def _simulate(net, key, x0, steps, batch, burn_in, record, neurons, noisy):
-    def replica(index, x0):
-        init_key, run_key = jr.split(jr.fold_in(key, index))
-        x = jr.bernoulli(init_key, 0.5, (net.num_neurons,)) if x0 is None else x0
+def _simulate_one(net, key, x0, plan):
+    keys = jr.fold_in(key, 0)[None]
+    return _simulate_replicas(net, None, keys, None if x0 is None else x0[None], plan)[
+        0
+    ]
 
-        def advance(x, t):
-            draws = draw_randomness(jr.fold_in(run_key, t), x.shape, net, noisy=noisy)
-            return update(net, x, *draws)
 
-        def burn(x, t):
-            return advance(x, t), None
+@eqx.filter_jit
+def _simulate_batch(net, key, x0, batch, plan, mesh):
+    size = _padded(batch, mesh)
+    index = _constrain(jnp.arange(size, dtype=jnp.uint32), mesh)
+    keys = jax.vmap(lambda i: jr.fold_in(key, i))(index)
+    if x0 is not None:
+        x0 = jnp.broadcast_to(x0, (batch, x0.shape[-1]))
+        x0 = _constrain(_pad(x0, size), mesh)
+    out = _simulate_replicas(net, None, keys, x0, plan, mesh)
+    return _constrain(out, mesh)[:batch]
 
-        def record_step(x, t):
-            x = advance(x, t)
+
+def _padded(size: int, mesh: Mesh | None) -> int:
+    return size if mesh is None else -(-size // mesh.size) * mesh.size
+
+
+def _pad(x: Array, size: int) -> Array:
+    """Pads the leading axis to ``size`` by repeating the first entry."""
+    if x.shape[0] == size:
+        return x
+    return jnp.concatenate([x, jnp.repeat(x[:1], size - x.shape[0], axis=0)])
+
+
+def _constrain(x, mesh: Mesh | None):
+    """Shards the leading (ensemble) axis of every array in ``x`` over ``mesh``."""
+    if mesh is None:
+        return x
+    sharding = NamedSharding(mesh, PartitionSpec("ensemble"))
+    return jax.tree.map(lambda a: jax.lax.with_sharding_constraint(a, sharding), x)
+
+
+def _simulate_replicas(net, net_axes, keys, x0, plan: _Plan, mesh=None):
+    """The trajectories of the replica keys ``keys`` (B,) (see the module docstring).
+
+    ``net_axes`` says which fields of ``net`` have a leading replica axis (None: none).
+    The time loop runs on the whole batch, so that its recorded states come out
+    time-major and are transposed once, at the end.
+    """
+    n = net.weights.shape[-1]
+
+    def begin(key, x0):
+        init_key, run_key = jr.split(key)
+        x = jr.bernoulli(init_key, 0.5, (n,)) if x0 is None else x0
+        return x, stream_key(run_key)
+
+    x, streams = jax.vmap(begin, in_axes=(0, None if x0 is None else 0))(keys, x0)
+    x, streams = _constrain((x, streams), mesh)
+    x, _ = _run(net, net_axes, streams, x, 0, plan.burn_in, plan, None)
+    _, out = _run(
+        net, net_axes, streams, x, plan.burn_in, plan.steps, plan, plan.record
+    )
+    return out
+
+
+def _run(net, net_axes, streams, x, start: int, length: int, plan: _Plan, record):
+    """Runs ``length`` updates of the states ``x`` (B, n) from update number ``start``.
+
+    Returns the states after them and the ``record`` of the updates, batch-major
+    (None: nothing). Everything stays batch-major, so nothing is transposed: the
+    thresholds of a chunk are ``(B, chunk, n)``, step t reads ``theta[:, t]`` and
+    writes its states to ``states[:, t]``, and a chunk's record is copied into the
+    output as one block per replica.
+    """
+    if length == 0:
+        return x, None
+    B, n = x.shape
+    chunk = min(plan.chunk, length)
+    num_chunks = -(-length // chunk)
+    padded = num_chunks * chunk
+    masked = padded != length  # the last chunk runs past the end
+    within = jnp.arange(chunk, dtype=jnp.uint32)
+
+    def thresholds(stream, net, first):  # one replica's (chunk, n) thresholds
+        draws = draw_from_stream(
+            stream, first, (n,), net, noisy=plan.noisy, num_steps=chunk
+        )
+        return firing_threshold(net, *draws)
+
+    batch_thresholds = jax.vmap(thresholds, in_axes=(0, net_axes, None))
+    batch_input = jax.vmap(recurrent_input, in_axes=(net_axes, 0))
+    batch_counts = jax.vmap(_pair_counts, in_axes=(0, 0, None, None))
+
+    def one_chunk(carry, c):
+        x, out = carry
+        offset = c * jnp.uint32(chunk) + within  # update numbers within this run
+        theta = batch_thresholds(streams, net, jnp.uint32(start) + offset[0])
+
+        def update(t, carry):
+            x, states = carry
+            theta_t = jax.lax.dynamic_index_in_dim(theta, t, 1, keepdims=False)
+            x_next = batch_input(net, x) > theta_t
+            if masked:  # past the end: keep the state
+                x_next = jnp.where(offset[t] < length, x_next, x)
+            if states is not None:
+                states = jax.lax.dynamic_update_index_in_dim(states, x_next, t, 1)
+            return x_next, states
+
+        states = None if record is None else jnp.zeros((B, chunk, n), bool)
+        x_end, states = jax.lax.fori_loop(0, chunk, update, (x, states))
+        if record == "pair_counts":
+            previous = jnp.concatenate([x[:, None], states[:, :-1]], axis=1)
+            pair = (offset >= 1) & (offset < length)  # both states recorded
+            out = out + batch_counts(previous, states, pair, plan.groups)
+        elif record is not None:
             if record == "codes":
-                return x, state_codes(x, neurons)
-            return x, x[jnp.asarray(neurons)] if len(neurons) < x.shape[-1] else x
+                block = state_codes(states, plan.neurons)
+            elif len(plan.neurons) < n:
+                block = states[..., jnp.asarray(plan.neurons)]
+            else:
+                block = states
+            out = jax.lax.dynamic_update_slice_in_dim(out, block, c * chunk, 1)
+        return (x_end, out), None
 
-        x, _ = jax.lax.scan(burn, x, jnp.arange(burn_in))
-        _, trajectory = jax.lax.scan(record_step, x, burn_in + jnp.arange(steps))
-        return trajectory
+    if record == "pair_counts":
+        K, S = len(plan.groups), 1 << max(map(len, plan.groups))
+        out = jnp.zeros((B, K, K, S, S), jnp.int32)
+    elif record == "codes":
+        out = jnp.zeros((B, padded), jnp.uint32)
+    elif record == "states":
+        out = jnp.zeros((B, padded, len(plan.neurons)), bool)
+    else:
+        out = None
+    chunks = jnp.arange(num_chunks, dtype=jnp.uint32)
+    (x, out), _ = jax.lax.scan(one_chunk, (x, out), chunks)
+    if record in ("codes", "states") and masked:
+        out = out[:, :length]
+    return x, out
 
-    if batch is None:
-        return replica(0, x0)
-    x0_axis = None if x0 is None or x0.ndim == 1 else 0
-    return jax.vmap(replica, in_axes=(0, x0_axis))(jnp.arange(batch), x0)
+
+def _group_codes(states: Array, groups) -> Array:
+    """``(..., K)`` int32 codes sum_i x[g_i] 2^i of each group g."""
+    return jnp.stack(
+        [
+            sum(states[..., i].astype(jnp.int32) << k for k, i in enumerate(g))
+            for g in groups
+        ],
+        axis=-1,
+    )
+
+
+def _pair_counts(previous: Array, current: Array, valid: Array, groups) -> Array:
+    """``(K, K, S, S)`` counts of (c_k(previous), c_l(current)) over the valid rows."""
+    K, S = len(groups), 1 << max(map(len, groups))
+    a = _group_codes(previous, groups)  # (P, K)
+    b = _group_codes(current, groups)
+    pair = jnp.arange(K * K, dtype=jnp.int32).reshape(K, K) * (S * S)
+    index = pair + a[:, :, None] * S + b[:, None, :]  # (P, K, K)
+    index = jnp.where(valid[:, None, None], index, K * K * S * S).reshape(-1)
+    counts = jnp.zeros(K * K * S * S, jnp.int32).at[index].add(1, mode="drop")
+    return counts.reshape(K, K, S, S)
 
 
 def stack_networks(
@@ -140,8 +384,9 @@ def stack_networks(
     """Stacks same-sized networks along a new leading axis, for ``vmap``.
 
     Fields that are equal in every network stay unstacked (so a noiseless ensemble is
-    still known to be noiseless); the weights are stacked when all fields are equal. Returns ``(stacked, in_axes)`` where ``in_axes`` is
-    the matching pytree of 0 / None for ``eqx.filter_vmap``.
+    still known to be noiseless); the weights are stacked when all fields are equal.
+    Returns ``(stacked, in_axes)`` where ``in_axes`` is the matching pytree of 0 / None
+    for ``eqx.filter_vmap``.
     """
     if not nets or not all(isinstance(net, BinaryNetwork) for net in nets):
         raise TypeError("nets must be a non-empty sequence of BinaryNetwork")
@@ -169,39 +414,72 @@ def stack_networks(
 
 def simulate_ensemble(
     nets: Sequence[BinaryNetwork],
-    key: PRNGKeyArray,
+    key: PRNGKeyArray | Key[Array, " B"],
     steps: int,
     *,
     burn_in: int = 0,
     record: str = "states",
     neurons=None,
-) -> Bool[Array, "B steps n"] | UInt32[Array, "B steps"]:
+    groups=None,
+    devices=None,
+) -> Bool[Array, "B steps m"] | UInt32[Array, "B steps"] | Int32[Array, "B K K S S"]:
     """Simulates several networks of the same size in one compiled, vmapped call.
 
-    Network k's trajectory equals ``simulate(nets[k], fold_in(key, k), steps, ...)``
-    bit for bit, so results do not depend on how an ensemble is grouped.
+    Network k's result equals ``simulate(nets[k], fold_in(key, k), steps, ...)`` bit
+    for bit (or ``simulate(nets[k], key[k], ...)`` when ``key`` holds one key per
+    network), so results do not depend on how an ensemble is grouped. With several
+    devices the networks are sharded over them (a 1-D ``Mesh`` over the ensemble axis);
+    the results do not depend on the number of devices either.
 
     Args:
         nets: networks with the same number of neurons (e.g. one per seed or
-            condition); see :func:`simulate` for the other arguments.
-        key: PRNG key.
+            condition).
+        key: one PRNG key, or an array of ``len(nets)`` keys.
         steps: recorded steps.
         burn_in: discarded updates.
-        record: ``"states"`` or ``"codes"``.
+        record: ``"states"``, ``"codes"`` or ``"pair_counts"`` (see :func:`simulate`).
         neurons: the neurons to record.
+        groups: the groups of ``"pair_counts"``.
+        devices: devices to shard the ensemble over (default: all of
+            ``jax.devices()``).
 
     Returns:
-        ``(len(nets), steps, len(neurons))`` states or ``(len(nets), steps)`` codes.
+        The record of each network, with a leading ``len(nets)`` axis.
     """
     stacked, in_axes = stack_networks(nets)
-    check_key(key)
-    keys = jax.vmap(lambda k: jr.fold_in(key, k))(jnp.arange(len(nets)))
-    first = nets[0]
-    # Validate once on a concrete member; the vmapped call then cannot fail.
-    simulate(first, key, 1, record=record, neurons=neurons)
-    return eqx.filter_vmap(
-        lambda net, k: simulate(
-            net, k, steps, burn_in=burn_in, record=record, neurons=neurons
-        ),
-        in_axes=(in_axes, 0),
-    )(stacked, keys)
+    size = len(nets)
+    dtype = getattr(key, "dtype", None)
+    if (
+        dtype is not None
+        and jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key)
+        and jnp.ndim(key) == 1
+    ):
+        if jnp.shape(key) != (size,):
+            raise TypeError(
+                f"key must be one key or {size} keys (one per network), got "
+                f"shape {jnp.shape(key)}"
+            )
+        keys = key
+    else:
+        check_key(key)
+        keys = jax.vmap(lambda k: jr.fold_in(key, k))(jnp.arange(size))
+    mesh = _mesh(devices, size)
+    plan = _plan(nets[0], steps, burn_in, record, neurons, groups, size, mesh)
+    plan = plan._replace(noisy=not is_noiseless(stacked))
+    return _simulate_ensemble(stacked, in_axes, keys, size, plan, mesh)
+
+
+@eqx.filter_jit
+def _simulate_ensemble(stacked, in_axes, keys, size, plan, mesh):
+    leaves, treedef = jax.tree.flatten(stacked)
+    axes = jax.tree.leaves(in_axes, is_leaf=lambda axis: axis is None)
+    padded = _padded(size, mesh)
+    leaves = [
+        leaf if axis is None else _constrain(_pad(leaf, padded), mesh)
+        for leaf, axis in zip(leaves, axes, strict=True)
+    ]
+    stacked = jax.tree.unflatten(treedef, leaves)
+    keys = _constrain(_pad(keys, padded), mesh)
+    keys = jax.vmap(lambda k: jr.fold_in(k, 0))(keys)  # as simulate(nets[k], key[k])
+    out = _simulate_replicas(stacked, in_axes, keys, None, plan, mesh)
+    return _constrain(out, mesh)[:size]

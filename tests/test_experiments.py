@@ -23,6 +23,11 @@ TINY = StudyConfig(
     inhibitory_scales=(-1.0, 0.0),
     core_densities=(0.35,),
     temperatures=(5.0,),
+    gradient_steps=3,
+    soft_samples=500,
+    hill_iterations=3,
+    self_organization_steps=2_000,
+    optimization_seeds=1,
     quick=True,
 )
 
@@ -112,10 +117,19 @@ def test_reproduce_writes_results_report_and_figures(tiny_run):
     stored = json.loads((out / "results.json").read_text())
     for key in reproduce.HEADLINE:
         assert key in stored
-    assert stored["optimized_biases"] is None
-    for key in ("isolated", "embedded", "individual_biases", "uniform_optimal_bias"):
+    for key in (
+        "isolated",
+        "embedded",
+        "individual_biases",
+        "uniform_optimal_bias",
+        "optimized_biases",
+        "self_organized_biases",
+        "gradient_exact",
+        "gradient_soft",
+        "hill_climb",
+    ):
         entry = stored[key]
-        assert entry["intra"]["n"] == 2 and entry["intra"]["mean"] > 0
+        assert entry["intra"]["n"] >= 1 and entry["intra"]["mean"] > 0
     report = (out / "report.md").read_text()
     assert "Quick run" in report and "| claim |" in report
     for figure in reproduce.FIGURES:

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 import equinox as eqx
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 import fluxjax as fj
@@ -45,6 +46,13 @@ class StudyConfig:
         temperatures: t0 values of the sensitivity sweep.
         signal_noise: "scaled" (bar 3 noise sigma_i / t0, our default) or "raw"
             (sigma_i, as the reference code).
+        gradient_steps: optimisation steps of the gradient methods.
+        soft_samples: simulated transitions per soft-gradient step.
+        hill_iterations: iterations of each hill-climb restart (the paper: 500).
+        self_organization_steps: steps of the self-organisation rule (the paper:
+            2 * 10^6).
+        optimization_seeds: how many of the seeds the optimisation study uses (None:
+            all; exact-gradient steps cost ~0.3 s each on 2 CPU cores).
         seed: the simulation seed (one JAX key for the whole study).
         quick: whether this is the reduced ``--quick`` configuration.
     """
@@ -63,6 +71,11 @@ class StudyConfig:
     core_densities: tuple[float, ...] = (0.25, 0.35, 0.45)
     temperatures: tuple[float | str, ...] = (2.5, 5.0, 7.5, "mean_core")
     signal_noise: str = "scaled"
+    gradient_steps: int = 300
+    soft_samples: int = 20_000
+    hill_iterations: int = 500
+    self_organization_steps: int = 2_000_000
+    optimization_seeds: int | None = None
     seed: int = 0
     quick: bool = False
 
@@ -77,6 +90,11 @@ class StudyConfig:
             noise_levels=tuple(_grid(0.0, 10.0, 11)),
             inhibitory_scales=(-2.0, -1.5, -1.0, -0.5, 0.0),
             temperatures=(2.5, 5.0, "mean_core"),
+            gradient_steps=40,
+            soft_samples=5_000,
+            hill_iterations=25,
+            self_organization_steps=200_000,
+            optimization_seeds=1,
             quick=True,
         )
         return cls(**{**quick, **overrides})
@@ -120,6 +138,11 @@ def fold_change(numerator, denominator) -> dict:
     return summary(np.asarray(numerator, float) / np.asarray(denominator, float))
 
 
+def _member_keys(key: jax.Array, size: int) -> jax.Array:
+    """One key per network, ``fold_in(key, k)``: independent of how nets are chunked."""
+    return jax.vmap(lambda k: jax.random.fold_in(key, k))(jnp.arange(size))
+
+
 def record_core(
     nets: Sequence[fj.BinaryNetwork],
     key: jax.Array,
@@ -129,17 +152,19 @@ def record_core(
 ) -> np.ndarray:
     """Simulates each network and returns its recorded ``neurons``.
 
-    One vmapped call per chunk of networks (chunks bound the memory of the recorded
-    states). Returns bool ``(len(nets), steps, len(neurons))``.
+    Network k uses the key ``fold_in(key, k)``; one vmapped call per chunk of networks
+    (chunks bound the memory of the recorded states). Returns bool
+    ``(len(nets), steps, len(neurons))``.
     """
     steps = steps or config.steps
     chunk = max(1, MAX_RECORDED_BYTES // (steps * len(neurons)))
+    keys = _member_keys(key, len(nets))
     parts = []
     for start in range(0, len(nets), chunk):
-        part_key = jax.random.fold_in(key, start)
+        part = nets[start : start + chunk]
         states = fj.simulate_ensemble(
-            nets[start : start + chunk],
-            part_key,
+            part,
+            keys[start : start + chunk],
             steps,
             burn_in=config.burn_in,
             neurons=neurons,
@@ -154,10 +179,46 @@ def flux_indicator(
     config: StudyConfig,
     neurons: Sequence = tuple(range(10)),
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The paper's triplet flux indicator (intra, inter) in bits, one per network."""
-    states = record_core(nets, key, config, neurons)
-    intra, inter = fj.triplet_flux(states, TRIPLETS)
-    return np.asarray(intra), np.asarray(inter)
+    """The paper's triplet flux indicator (intra, inter) in bits, one per network.
+
+    Streamed: the simulation returns only the (3, 3, 8, 8) counts of successive triplet
+    codes (``record="pair_counts"``), so memory does not grow with ``config.steps``.
+    Network k uses the key ``fold_in(key, k)``, so the values equal
+    ``triplet_flux(record_core(nets, key, config, neurons), TRIPLETS)``.
+    """
+    groups = [[neurons[i] for i in triplet] for triplet in TRIPLETS]
+    keys = _member_keys(key, len(nets))
+    counts = fj.simulate_ensemble(
+        nets,
+        keys,
+        config.steps,
+        burn_in=config.burn_in,
+        record="pair_counts",
+        groups=groups,
+    )
+    return _indicator_from_counts(np.asarray(counts, np.float64))
+
+
+def _indicator_from_counts(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(intra, inter) in bits from pair counts ``(..., K, K, S, S)`` of group codes.
+
+    I(c_k(t); c_l(t+1)) is the plug-in mutual information of the joint frequencies
+    ``counts[..., k, l]``; intra is the mean over k = l, inter over k != l (the same
+    estimator as :func:`fluxjax.triplet_flux`).
+    """
+
+    def entropy(p, axes):
+        return -np.sum(np.where(p > 0, p * np.log2(np.where(p > 0, p, 1.0)), 0.0), axes)
+
+    joint = counts / counts.sum((-2, -1), keepdims=True)
+    mi = (
+        entropy(joint.sum(-1), -1)
+        + entropy(joint.sum(-2), -1)
+        - entropy(joint, (-2, -1))
+    )  # (..., K, K)
+    K = mi.shape[-1]
+    diagonal = np.trace(mi, axis1=-2, axis2=-1)
+    return diagonal / K, (mi.sum((-2, -1)) - diagonal) / (K * (K - 1))
 
 
 def exact_indicator(

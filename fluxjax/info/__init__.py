@@ -17,3 +17,4 @@ from .plugin import (
     plugin_transfer_entropy as plugin_transfer_entropy,
     triplet_flux as triplet_flux,
 )
+from .soft import correlation_proxy as correlation_proxy, soft_flux as soft_flux

@@ -1,0 +1,56 @@
+"""Regenerates every benchmark table: one command, one file per table.
+
+Each benchmark runs in its own process (so that thread settings and memory
+measurements do not leak between them) and writes ``benchmarks/results/<name>.md``;
+the tables are also printed. ``--quick`` passes ``--quick`` to every script (minutes
+instead of about an hour on a 2-core CPU).
+
+Run:
+    python benchmarks/run_all.py [--quick] [--only NAME ...] [--results DIR]
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BENCHMARKS = {
+    # name: (script, extra arguments)
+    "simulate_throughput": ("simulate_throughput.py", []),
+    "simulate_throughput_noiseless": ("simulate_throughput.py", ["--noise", "0"]),
+    "streaming": ("streaming.py", []),
+    "plugin_bias": ("plugin_bias.py", []),
+}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="reduced sizes")
+    parser.add_argument("--only", nargs="+", choices=list(BENCHMARKS), help="subset")
+    parser.add_argument(
+        "--results", default=os.path.join(HERE, "results"), help="output directory"
+    )
+    args = parser.parse_args()
+    os.makedirs(args.results, exist_ok=True)
+    failed = []
+    for name in args.only or BENCHMARKS:
+        script, extra = BENCHMARKS[name]
+        out = os.path.join(args.results, f"{name}{'_quick' if args.quick else ''}.md")
+        command = [sys.executable, os.path.join(HERE, script), *extra, "--out", out]
+        if args.quick:
+            command.append("--quick")
+        print(f"== {name}: {' '.join(command[1:])}", flush=True)
+        start = time.perf_counter()
+        if subprocess.run(command).returncode != 0:
+            failed.append(name)
+        print(f"== {name}: {time.perf_counter() - start:.0f} s -> {out}\n", flush=True)
+    if failed:
+        print(f"failed: {', '.join(failed)}")
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

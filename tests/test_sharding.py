@@ -1,0 +1,101 @@
+"""Ensembles sharded over several devices give the results of one device.
+
+Runs a child process with four CPU devices (``--xla_force_host_platform_device_count``
+must be set before JAX starts) and compares its results with one device in the child
+and with this process (one CPU device).
+"""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import jax.random as jr
+import numpy as np
+import pytest
+from conftest import random_weights
+
+import fluxjax as fj
+
+
+def networks():
+    """Six 5-neuron networks (six is not a multiple of four: the ensemble is padded)."""
+    nets = []
+    for seed in range(6):
+        W, b = random_weights(np.random.default_rng(seed), 5)
+        nets.append(fj.BinaryNetwork(W, b, 1.0, 0.25 * seed))
+    return nets
+
+
+CHILD = textwrap.dedent(
+    """
+    import sys
+    import jax
+    jax.config.update("jax_enable_x64", True)
+    jax.config.update("jax_numpy_dtype_promotion", "strict")
+    import jax.random as jr
+    import numpy as np
+    sys.path.insert(0, sys.argv[2])
+    from test_sharding import networks
+    import fluxjax as fj
+
+    assert jax.device_count() == 4, jax.devices()
+    simulate_module = sys.modules["fluxjax.simulate"]
+    nets, key, one = networks(), jr.key(7), jax.devices()[:1]
+    results = {}
+    for name, kwargs in [
+        ("states", dict(burn_in=10)),
+        ("counts", dict(record="pair_counts", groups=[[0, 1], [2, 3, 4]])),
+    ]:
+        sharded = fj.simulate_ensemble(nets, key, 300, **kwargs)
+        single = fj.simulate_ensemble(nets, key, 300, devices=one, **kwargs)
+        np.testing.assert_array_equal(sharded, single)
+        results["ensemble_" + name] = np.asarray(sharded)
+    replicas = fj.simulate(nets[3], key, 300, batch=6, burn_in=5)
+    np.testing.assert_array_equal(
+        replicas, fj.simulate(nets[3], key, 300, batch=6, burn_in=5, devices=one)
+    )
+    results["replicas"] = np.asarray(replicas)
+
+    # Eight networks on four devices: each device holds and computes two of them.
+    out = fj.simulate_ensemble(nets + nets[:2], key, 300)
+    assert len(out.sharding.device_set) == 4, out.sharding
+    assert {shard.data.shape for shard in out.addressable_shards} == {(2, 300, 5)}
+    stacked, axes = fj.stack_networks(nets + nets[:2])
+    plan = simulate_module._plan(nets[0], 300, 0, "states", None, None, 8, None)
+    mesh = simulate_module._mesh(None, 8)
+    keys = jax.vmap(lambda k: jr.fold_in(key, k))(jax.numpy.arange(8))
+    hlo = simulate_module._simulate_ensemble.lower(stacked, axes, keys, 8, plan, mesh)
+    text = hlo.compile().compiled.as_text()
+    assert "pred[2,5]" in text  # the carried state of two networks per device
+    for collective in ("all-gather", "all-reduce", "all-to-all", "collective-permute"):
+        assert collective not in text, collective  # no communication in the loop
+    np.savez(sys.argv[1], **results)
+    """
+)
+
+
+@pytest.mark.slow
+def test_sharded_ensembles_equal_one_device(tmp_path):
+    out = tmp_path / "sharded.npz"
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4")
+    env["JAX_PLATFORMS"] = "cpu"
+    here = os.path.dirname(__file__)
+    subprocess.run(
+        [sys.executable, "-c", CHILD, str(out), here],
+        env=env,
+        check=True,
+        timeout=600,
+    )
+    sharded = np.load(out)
+    nets, key = networks(), jr.key(7)
+    np.testing.assert_array_equal(
+        sharded["ensemble_states"], fj.simulate_ensemble(nets, key, 300, burn_in=10)
+    )
+    counts = fj.simulate_ensemble(
+        nets, key, 300, record="pair_counts", groups=[[0, 1], [2, 3, 4]]
+    )
+    np.testing.assert_array_equal(sharded["ensemble_counts"], counts)
+    np.testing.assert_array_equal(
+        sharded["replicas"], fj.simulate(nets[3], key, 300, batch=6, burn_in=5)
+    )
