@@ -23,13 +23,17 @@ jax.config.update("jax_enable_x64", True)  # a script may; the library never doe
 import argparse  # noqa: E402
 import importlib.metadata  # noqa: E402
 import os  # noqa: E402
-import subprocess  # noqa: E402
+import sys  # noqa: E402
 import time  # noqa: E402
 
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 import fluxjax as fj  # noqa: E402
+
+
+sys.path.insert(0, os.path.dirname(__file__))
+from _common import source_version  # noqa: E402
 
 
 CORRECTIONS = (None, "miller-madow", "shuffle", "extrapolate")
@@ -40,27 +44,6 @@ QUICK_SIZES = (4, 8)
 QUICK_LENGTHS = (10**3, 10**4, 10**5)
 BURN_IN = 1000
 NOISE = 0.5
-
-
-def source_version() -> str:
-    """Where fluxjax was imported from, with its git commit (read-only git calls)."""
-    where = os.path.dirname(fj.__file__)
-
-    def git(*args):
-        return subprocess.run(
-            ["git", "--no-optional-locks", "-C", where, *args],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-
-    try:
-        commit = git("rev-parse", "--short", "HEAD")
-        dirty = git("status", "--porcelain", "--untracked-files=no", "--", ".")
-    except (OSError, subprocess.CalledProcessError):
-        return f"fluxjax {fj.__version__} from {where} (not a git checkout)"
-    state = " + uncommitted changes" if dirty else ""
-    return f"fluxjax {fj.__version__} from {where}, git {commit}{state}"
 
 
 def make_network(n: int) -> fj.BinaryNetwork:
