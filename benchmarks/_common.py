@@ -39,8 +39,8 @@ def source_version() -> str:
         commit = git("rev-parse", "--short", "HEAD")
         dirty = git("status", "--porcelain", "--untracked-files=no", "--", ".")
     except (OSError, subprocess.CalledProcessError):
-        return f"fluxjax {fj.__version__} (not a git checkout)"
-    return f"fluxjax {fj.__version__}, git {commit}" + (
+        return f"fluxjax {fj.__version__} from {where} (not a git checkout)"
+    return f"fluxjax {fj.__version__} from {where}, git {commit}" + (
         " + uncommitted changes" if dirty else ""
     )
 

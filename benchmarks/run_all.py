@@ -2,8 +2,9 @@
 
 Each benchmark runs in its own process (so that thread settings and memory
 measurements do not leak between them) and writes ``benchmarks/results/<name>.md``;
-the tables are also printed. ``--quick`` passes ``--quick`` to every script (minutes
-instead of about an hour on a 2-core CPU).
+the tables are also printed (``optimize.py`` writes ``optimize.txt`` and
+``optimize.png`` into the directory). ``--quick`` passes ``--quick`` to every script
+(minutes instead of about an hour on a 2-core CPU) and writes ``*_quick`` files.
 
 Run:
     python benchmarks/run_all.py [--quick] [--only NAME ...] [--results DIR]
@@ -18,16 +19,21 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BENCHMARKS = {
-    # name: (script, extra arguments)
-    "simulate_throughput": ("simulate_throughput.py", []),
-    "simulate_throughput_noiseless": ("simulate_throughput.py", ["--noise", "0"]),
-    "streaming": ("streaming.py", []),
-    "plugin_bias": ("plugin_bias.py", []),
+    # name: (script, extra arguments, whether --out names a directory)
+    "simulate_throughput": ("simulate_throughput.py", [], False),
+    "simulate_throughput_noiseless": (
+        "simulate_throughput.py",
+        ["--noise", "0"],
+        False,
+    ),
+    "streaming": ("streaming.py", [], False),
+    "plugin_bias": ("plugin_bias.py", [], False),
+    "optimize": ("optimize.py", [], True),  # writes optimize.txt and optimize.png
 }
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="reduced sizes")
     parser.add_argument("--only", nargs="+", choices=list(BENCHMARKS), help="subset")
     parser.add_argument(
@@ -37,8 +43,11 @@ def main():
     os.makedirs(args.results, exist_ok=True)
     failed = []
     for name in args.only or BENCHMARKS:
-        script, extra = BENCHMARKS[name]
-        out = os.path.join(args.results, f"{name}{'_quick' if args.quick else ''}.md")
+        script, extra, out_is_directory = BENCHMARKS[name]
+        suffix = "_quick" if args.quick else ""
+        out = os.path.join(args.results, f"{name}{suffix}.md")
+        if out_is_directory:
+            out = os.path.join(args.results, "quick") if args.quick else args.results
         command = [sys.executable, os.path.join(HERE, script), *extra, "--out", out]
         if args.quick:
             command.append("--quick")

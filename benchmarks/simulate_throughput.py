@@ -158,28 +158,29 @@ def run_config(n, rows, kind, noise, repeat, quick):
     # The Python loops are slow: fewer steps (rates are per update).
     numpy_steps = max(5, min(steps, int(scale * 2e6 / (n * rows)) + 5))
     single_steps = max(20, int(scale * 4e5 / n))
-    if kind == "networks":
-        nets = [make_network(n, seed, noise) for seed in range(rows)]
-        weights = np.stack([np.asarray(net.weights) for net in nets])
-        biases = np.stack([np.asarray(net.biases) for net in nets])
-        single_weights, single_biases = weights[0], biases[0]
-    else:
-        net = make_network(n, 0, noise)
-        weights, biases = np.asarray(net.weights), np.asarray(net.biases)
-        single_weights, single_biases = weights, biases
     key = jax.random.key(0)
     rng = np.random.default_rng(1)
-
+    nets = [
+        make_network(n, seed, noise)
+        for seed in range(rows if kind == "networks" else 1)
+    ]
     if kind == "networks":
+        weights = np.stack([np.asarray(net.weights) for net in nets])
+        biases = np.stack([np.asarray(net.biases) for net in nets])
 
         def run_fluxjax():
             states = fj.simulate_ensemble(nets, key, steps)
             return jax.block_until_ready(states)
     else:
+        weights, biases = np.asarray(nets[0].weights), np.asarray(nets[0].biases)
         batch = None if rows == 1 else rows
 
         def run_fluxjax():
-            return jax.block_until_ready(fj.simulate(net, key, steps, batch=batch))
+            states = fj.simulate(nets[0], key, steps, batch=batch)
+            return jax.block_until_ready(states)
+
+    single_weights = np.asarray(nets[0].weights)
+    single_biases = np.asarray(nets[0].biases)
 
     naive = naive_scan(weights, biases, noise, rows, steps)
     matmul = matmul_only(weights, rows, steps)
@@ -265,7 +266,7 @@ def table(results) -> str:
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="3 configs, 1/5 steps")
     parser.add_argument("--noise", type=float, default=0.5, help="sigma (default 0.5)")
     parser.add_argument("--threads", type=int, default=1, help="1 (default) or 0")

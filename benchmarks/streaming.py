@@ -119,6 +119,7 @@ def compiled_bytes() -> list[dict]:
     core = list(groups["core"])
     rows = []
     for record, kwargs in [
+        ("states", dict(neurons=None)),
         ("states", dict(neurons=core)),
         ("codes", dict(neurons=core)),
         ("pair_counts", dict(groups=[[core[i] for i in t] for t in TRIPLETS])),
@@ -139,7 +140,14 @@ def compiled_bytes() -> list[dict]:
         memory = lowered.compile().compiled.memory_analysis()
         rows.append(
             {
-                "what": f"compiled simulation, record={record!r}",
+                "what": f"compiled simulation, record={record!r}"
+                + (
+                    " (all 125 neurons)"
+                    if record == "states" and not kwargs.get("neurons")
+                    else ""
+                )
+                + (" (10 core neurons)" if kwargs.get("neurons") else "")
+                + (" (3 triplets)" if kwargs.get("groups") else ""),
                 "MB": f"{(memory.temp_size_in_bytes + memory.output_size_in_bytes) / 1e6:.1f}",
                 "seconds": "",
                 "how": "XLA memory_analysis: temporaries + output",
@@ -149,10 +157,19 @@ def compiled_bytes() -> list[dict]:
 
 
 CHILD = """
-import json, resource, sys, time
+import json, sys, time
 import jax
 import fluxjax as fj
 from fluxjax.experiments._common import StudyConfig, flux_indicator
+
+
+def peak_mb():  # VmHWM: this process's peak resident set (ru_maxrss would include
+    # the resident set of the parent at fork time)
+    with open("/proc/self/status") as f:
+        line = next(line for line in f if line.startswith("VmHWM"))
+    return int(line.split()[1]) / 1024
+
+
 steps = int(sys.argv[1])
 net, groups = fj.l5_microcircuit(42)
 start = time.perf_counter()
@@ -164,7 +181,7 @@ else:
     jax.block_until_ready(fj.simulate(net, jax.random.key(0), 10))
     values = []
 print(json.dumps({
-    "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    "peak_mb": peak_mb(),
     "seconds": time.perf_counter() - start,
     "values": values,
 }))
@@ -193,14 +210,14 @@ def measured_memory(steps: int) -> list[dict]:
                 "what": label,
                 "MB": f"{result['peak_mb']:.0f}",
                 "seconds": f"{result['seconds']:.1f}",
-                "how": "peak resident set (getrusage) of a fresh process",
+                "how": "peak resident set (VmHWM) of a fresh process",
             }
         )
     return rows
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="10^6 steps, fewer rounds")
     parser.add_argument("--threads", type=int, default=1, help="1 (default) or 0")
     parser.add_argument("--out", help="also write the tables (markdown) to this file")

@@ -1,4 +1,4 @@
-"""Simulation: ``jax.lax.scan`` over time, ``vmap`` over replicas, sharded over devices.
+"""Simulation: a ``lax.scan`` over time for a batch of replicas, sharded over devices.
 
 Randomness is a pure function of the key. Replica k uses ``fold_in(key, k)`` (so its
 trajectory does not depend on the batch size, and the unbatched run is replica 0),
@@ -9,11 +9,15 @@ the start of the burn-in, t = 0, 1, ...) uses ``draw_randomness(run_key, t, (n,)
 with ``burn_in=b`` is therefore the tail of the run with ``burn_in=0`` and ``b`` more
 steps, and neither depends on how the work is cut up below.
 
-How it runs: the draws do not depend on the state, so they are computed for a chunk of
-updates at once (one vectorised kernel) and turned into firing thresholds
-theta(t) = T (L - sigma xi) - b. The sequential scan inside a chunk then only computes
-x(t + 1) = [x(t) @ W > theta(t)], a matrix product and a comparison. Statistics can be
-streamed (``record="pair_counts"``) so that long runs never hold their states.
+How it runs (see benchmarks/README.md for the measurements behind it): the draws do not
+depend on the state, so they are computed for a chunk of updates of all replicas at
+once (one vectorised kernel, written out so that XLA fuses it) and turned into firing
+thresholds theta(t) = T (L - sigma xi) - b. The sequential loop inside a chunk then
+only computes x(t + 1) = [x(t) @ W > theta(t)] for the whole batch: a matrix product
+and a comparison. Arrays stay batch-major, so recorded states are written once, in
+place. Statistics can be streamed instead (``record="pair_counts"``) so that long runs
+never hold their states. Replicas and ensembles are sharded over the devices along
+their leading axis (a 1-D ``Mesh`` named "ensemble"); nothing is communicated.
 """
 
 from collections.abc import Sequence
@@ -52,11 +56,10 @@ MAX_GROUP_NEURONS = 10
 RECORDS = ("states", "codes", "pair_counts")
 CHUNK_ELEMENTS = 1 << 20
 """Thresholds computed at once, summed over the replicas on one device (4 MB in
-float32); a chunk is at most ``MAX_CHUNK_STEPS`` updates. Results do not depend on it.
-Tuned in benchmarks/ (smaller chunks pay more per-chunk overhead at small n)."""
+float32); a chunk is at most ``MAX_CHUNK_STEPS`` updates. Results do not depend on the
+chunking (tests/test_simulate.py); small chunks pay more per-chunk overhead at small n,
+and unrolling the sequential loop made it slower on CPU."""
 MAX_CHUNK_STEPS = 512
-UNROLL = 1
-"""``lax.scan(unroll=...)`` of the sequential loop: unrolling made it slower on CPU."""
 _MAX_STEP = 2**32 - 2 * MAX_CHUNK_STEPS  # step counters are uint32
 
 
@@ -124,6 +127,20 @@ def _mesh(devices, size: int) -> Mesh | None:
 def _chunk_steps(replicas: int, n: int, mesh: Mesh | None) -> int:
     per_device = -(-replicas // (1 if mesh is None else mesh.size))
     return max(1, min(MAX_CHUNK_STEPS, CHUNK_ELEMENTS // (per_device * n)))
+
+
+def _phase_chunk(length: int, target: int) -> int:
+    """About ``target`` updates per chunk, dividing ``length`` where possible.
+
+    A divisor in (target / 2, target] wastes no update and needs no copy of the
+    record; otherwise the last chunk runs past the end (masked) and the record is cut.
+    """
+    if length <= target:
+        return length
+    for chunk in range(target, target // 2, -1):
+        if length % chunk == 0:
+            return chunk
+    return target
 
 
 def _plan(net, steps, burn_in, record, neurons, groups, replicas, mesh) -> _Plan:
@@ -220,10 +237,9 @@ def simulate(
 
 @eqx.filter_jit
 def _simulate_one(net, key, x0, plan):
-    keys = jr.fold_in(key, 0)[None]
-    return _simulate_replicas(net, None, keys, None if x0 is None else x0[None], plan)[
-        0
-    ]
+    keys = jr.fold_in(key, 0)[None]  # replica 0
+    x0 = None if x0 is None else x0[None]
+    return _simulate_replicas(net, None, keys, x0, plan)[0]
 
 
 @eqx.filter_jit
@@ -257,12 +273,12 @@ def _constrain(x, mesh: Mesh | None):
     return jax.tree.map(lambda a: jax.lax.with_sharding_constraint(a, sharding), x)
 
 
-def _simulate_replicas(net, net_axes, keys, x0, plan: _Plan, mesh=None):
+def _simulate_replicas(net, net_axes, keys, x0, plan: _Plan, mesh=None) -> Array:
     """The trajectories of the replica keys ``keys`` (B,) (see the module docstring).
 
-    ``net_axes`` says which fields of ``net`` have a leading replica axis (None: none).
-    The time loop runs on the whole batch, so that its recorded states come out
-    time-major and are transposed once, at the end.
+    ``net_axes`` says which fields of ``net`` have a leading replica axis (None: none,
+    one network for all replicas). The time loop runs on the whole batch; per-replica
+    code (draws, the recurrent input, the counts) is vmapped inside it.
     """
     n = net.weights.shape[-1]
 
@@ -277,6 +293,7 @@ def _simulate_replicas(net, net_axes, keys, x0, plan: _Plan, mesh=None):
     _, out = _run(
         net, net_axes, streams, x, plan.burn_in, plan.steps, plan, plan.record
     )
+    assert out is not None  # a record was asked for
     return out
 
 
@@ -292,7 +309,7 @@ def _run(net, net_axes, streams, x, start: int, length: int, plan: _Plan, record
     if length == 0:
         return x, None
     B, n = x.shape
-    chunk = min(plan.chunk, length)
+    chunk = _phase_chunk(length, plan.chunk)
     num_chunks = -(-length // chunk)
     padded = num_chunks * chunk
     masked = padded != length  # the last chunk runs past the end
@@ -350,7 +367,7 @@ def _run(net, net_axes, streams, x, start: int, length: int, plan: _Plan, record
         out = None
     chunks = jnp.arange(num_chunks, dtype=jnp.uint32)
     (x, out), _ = jax.lax.scan(one_chunk, (x, out), chunks)
-    if record in ("codes", "states") and masked:
+    if out is not None and record in ("codes", "states") and masked:
         out = out[:, :length]
     return x, out
 
@@ -451,7 +468,7 @@ def simulate_ensemble(
     dtype = getattr(key, "dtype", None)
     if (
         dtype is not None
-        and jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key)
+        and jnp.issubdtype(dtype, jax.dtypes.prng_key)
         and jnp.ndim(key) == 1
     ):
         if jnp.shape(key) != (size,):
