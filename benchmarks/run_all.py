@@ -27,6 +27,7 @@ BENCHMARKS = {
         False,
     ),
     "streaming": ("streaming.py", [], False),
+    "estimators": ("estimators.py", [], False),
     "plugin_bias": ("plugin_bias.py", [], False),
     "optimize": ("optimize.py", [], True),  # writes optimize.txt and optimize.png
 }

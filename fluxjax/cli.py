@@ -51,6 +51,8 @@ def _reproduce(args: argparse.Namespace) -> None:
         overrides["num_seeds"] = args.seeds
     if args.steps is not None:
         overrides["steps"] = args.steps
+    if args.optimization_seeds is not None:
+        overrides["optimization_seeds"] = args.optimization_seeds
     if args.quick:
         config = StudyConfig.quick_config(**overrides)
     else:
@@ -87,6 +89,11 @@ def main(argv: list[str] | None = None) -> int:
     study.add_argument("--out", default="fluxjax-results", help="output directory")
     study.add_argument("--seeds", type=_positive_int, help="number of network seeds")
     study.add_argument("--steps", type=_positive_int, help="steps per simulation")
+    study.add_argument(
+        "--optimization-seeds",
+        type=_positive_int,
+        help="seeds of the optimisation study (default 5; --quick: 1)",
+    )
     args = parser.parse_args(argv)
     if args.x64:
         import jax

@@ -120,13 +120,14 @@ class BinaryNetwork(eqx.Module):
 
         The logistic-normal integral is computed by a 257-node trapezoidal rule:
         |error| < 1e-12 for sigma <= 10 (measured; see the module constants).
-        Differentiable in every field.
+        Differentiable in every field. A network whose noise is known to be zero
+        (:func:`is_noiseless`) skips the integral: sigmoid(m_i).
         """
-        return _logistic_normal(self.mean_input(x), self.noise)
+        return _logistic_normal(self.mean_input(x), self)
 
     def silent_prob(self, x: Shaped[ArrayLike, "*batch n"]) -> Float[Array, "*batch n"]:
         """1 - firing_prob(x), computed without cancellation when firing_prob ~ 1."""
-        return _logistic_normal(-self.mean_input(x), self.noise)
+        return _logistic_normal(-self.mean_input(x), self)
 
     def step(
         self, key: PRNGKeyArray, x: Shaped[ArrayLike, "*batch n"]
@@ -369,8 +370,15 @@ def update(net: BinaryNetwork, x: Array, xi: Array | None, words: Array) -> Arra
     return recurrent_input(net, x) > firing_threshold(net, xi, words)
 
 
-def _logistic_normal(m, sigma):
-    """E[sigmoid(m + sigma xi)], xi ~ N(0, 1), by the trapezoidal rule above."""
+def _logistic_normal(m, net: BinaryNetwork):
+    """E[sigmoid(m + sigma xi)], xi ~ N(0, 1), by the trapezoidal rule above.
+
+    sigmoid(m) without the rule when the noise is known to be zero (the rule's weights
+    sum to 1 - 4e-19, so this is the same value, 257 times faster).
+    """
+    if is_noiseless(net):
+        return jax.nn.sigmoid(m)
+    sigma = net.noise
     nodes = jnp.asarray(_NOISE_NODES, m.dtype)
     weights = jnp.asarray(_NOISE_WEIGHTS, m.dtype)
     sigma = jnp.broadcast_to(sigma, m.shape[-1:])

@@ -156,6 +156,18 @@ def _mask(params: BinaryNetwork, trainable: tuple[int, ...], n: int):
     )
 
 
+def _concrete_zero_noise(net: BinaryNetwork, noiseless: bool) -> BinaryNetwork:
+    """``net`` with its noise a concrete zero constant when ``noiseless`` (static).
+
+    Inside jit the noise is traced, so :func:`is_noiseless` cannot see that it is zero;
+    a constant lets the objectives skip the Gaussian draws and the noise quadrature.
+    """
+    if not noiseless:
+        return net
+    zero = np.zeros(net.noise.shape, net.noise.dtype)
+    return eqx.tree_at(lambda m: m.noise, net, zero)
+
+
 def _objective_function(objective, neurons, objective_options):
     """The objective as ``f(net, key) -> scalar``."""
     options = dict(objective_options or {})
@@ -260,13 +272,7 @@ def optimize_biases(
     function = _objective_function(objective, neurons, objective_options)
 
     params, static = eqx.partition(_unconstrain(net, fields), _spec(net, fields))
-    # A zero noise that does not train stays a concrete constant inside jit, so the
-    # objectives can skip the Gaussian draws and the noise quadrature.
-    frozen_noise = (
-        np.zeros(np.shape(net.noise), net.noise.dtype)
-        if "noise" not in fields and is_noiseless(net)
-        else None
-    )
+    noiseless = "noise" not in fields and is_noiseless(net)
     mask = _mask(params, trainable, n)
     opt_state = optimizer.init(params)
 
@@ -274,9 +280,7 @@ def optimize_biases(
     def step(params, static, mask, opt_state, key):
         def loss(params):
             current = _constrain(eqx.combine(params, static), fields)
-            if frozen_noise is not None:
-                current = eqx.tree_at(lambda n: n.noise, current, frozen_noise)
-            value = function(current, key)
+            value = function(_concrete_zero_noise(current, noiseless), key)
             return -jnp.asarray(value)
 
         neg_value, grads = eqx.filter_value_and_grad(loss)(params)
@@ -542,6 +546,7 @@ def hill_climb(
     halve = iterations if halve_at is None else halve_at
     biases, values, accepted = _hill_climb(
         net,
+        is_noiseless(net),
         key,
         function,
         trainable,
@@ -557,10 +562,19 @@ def hill_climb(
 
 @eqx.filter_jit
 def _hill_climb(
-    net, key, function, trainable, iterations, step_size, halve, pair_probability
+    net,
+    noiseless,
+    key,
+    function,
+    trainable,
+    iterations,
+    step_size,
+    halve,
+    pair_probability,
 ):
     def evaluate(biases, key):
-        return jnp.asarray(function(eqx.tree_at(lambda m: m.biases, net, biases), key))
+        candidate = eqx.tree_at(lambda m: m.biases, net, biases)
+        return jnp.asarray(function(_concrete_zero_noise(candidate, noiseless), key))
 
     start_key, climb_key = jr.split(key)
     start = evaluate(net.biases, start_key)

@@ -209,6 +209,24 @@ def subset_codes(n, neurons):
     return X[:, neurons] @ (2 ** np.arange(len(neurons), dtype=np.int64))
 
 
+def triplet_indicator(W, b, triplets, temperature=1.0, noise=0.0):
+    """The triplet indicator (intra, inter) from the stationary joint, by enumeration.
+
+    intra = mean_k I(c_k(t); c_k(t+1)), inter = mean over k != l of I(c_k(t); c_l(t+1)).
+    """
+    n = W.shape[0]
+    J = stationary_joint(W, b, temperature, noise)
+    codes = [subset_codes(n, t) for t in triplets]
+    K = len(triplets)
+    mi = np.zeros((K, K))
+    for k in range(K):
+        for l in range(K):
+            joint = np.zeros((2 ** len(triplets[k]), 2 ** len(triplets[l])))
+            np.add.at(joint, (codes[k][:, None], codes[l][None, :]), J)
+            mi[k, l] = mutual_information(joint)
+    return np.trace(mi) / K, (mi.sum() - np.trace(mi)) / (K * (K - 1))
+
+
 def subset_flux(W, b, neurons, temperature=1.0, noise=0.0):
     """I(x_S(t); x_S(t+1)) in bits at stationarity for the neuron list S (order gives bit order)."""
     n = np.asarray(W).shape[0]

@@ -129,3 +129,16 @@ def test_tree_at_and_jit_keep_working():
     np.testing.assert_allclose(
         eqx.filter_jit(lambda n: n.firing_prob(jnp.zeros(2)))(net2), expected
     )
+
+
+def test_known_zero_noise_skips_the_quadrature_with_the_same_value():
+    """A concrete zero noise gives sigmoid(m) directly; a traced zero noise (inside
+    jit) integrates; both equal the reference to 1e-15."""
+    W, b = random_weights(np.random.default_rng(8), 5)
+    net = fj.BinaryNetwork(W, b, 2.0, 0.0)
+    x = ref.all_states(5)
+    direct = net.firing_prob(x)
+    integrated = jax.jit(lambda n: n.firing_prob(x))(net)
+    expected = ref.firing_prob(W, b, 2.0, 0.0, x)
+    np.testing.assert_allclose(direct, expected, rtol=0, atol=1e-15)
+    np.testing.assert_allclose(integrated, expected, rtol=0, atol=1e-15)

@@ -3,7 +3,7 @@ clean.
 
 Each notebook is executed with nbclient in a fresh kernel with
 FLUXJAX_NOTEBOOK_QUICK=1, which the notebooks read to choose small sizes; an
-exception in any cell fails the test. Together they take about 1.5 minutes on two
+exception in any cell fails the test. Together they take about 3 minutes on two
 cores (mostly JAX compilation), hence ``slow``.
 """
 
@@ -17,9 +17,11 @@ CELL_TIMEOUT = 600  # seconds; quick mode needs well under a minute per notebook
 
 
 def test_there_are_notebooks():
-    assert [path.name for path in NOTEBOOKS][:2] == [
+    assert [path.name for path in NOTEBOOKS][:4] == [
         "01_quickstart.ipynb",
         "02_embedding_and_recurrence_resonance.ipynb",
+        "03_optimizing_biases.ipynb",
+        "04_scaling_up.ipynb",
     ]
 
 

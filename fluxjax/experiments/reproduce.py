@@ -58,8 +58,23 @@ HEADLINE = (
 OPTIMIZERS = ("gradient_exact", "gradient_soft", "hill_climb", "self_organized")
 
 
-def _config_dict(config: StudyConfig) -> dict:
-    return json.loads(json.dumps(dataclasses.asdict(config)))
+OPTIMIZATION_ONLY = (
+    "gradient_steps",
+    "soft_samples",
+    "hill_iterations",
+    "self_organization_steps",
+    "optimization_seeds",
+)
+"""Settings that only the optimisation part reads: changing them keeps the others."""
+
+
+def _config_dict(config: StudyConfig, part: str | None = None) -> dict:
+    """The settings (those a finished ``part`` must match to be reused)."""
+    settings = json.loads(json.dumps(dataclasses.asdict(config)))
+    if part not in (None, "optimization"):
+        for name in OPTIMIZATION_ONLY:
+            settings.pop(name)
+    return settings
 
 
 def _write_json(path: Path, value) -> None:
@@ -86,15 +101,16 @@ def run_parts(config: StudyConfig, out_dir: Path, *, progress: bool = True) -> d
     """Runs (or loads) every part; returns ``{part: result}`` and each part's seconds."""
     parts_dir = out_dir / "parts"
     parts_dir.mkdir(parents=True, exist_ok=True)
-    wanted = _config_dict(config)
     done, seconds = {}, {}
     bar = tqdm(PARTS.items(), disable=not progress, desc="fluxjax reproduce")
     for name, run in bar:
         bar.set_postfix_str(name)
         path = parts_dir / f"{name}.json"
+        wanted = _config_dict(config, name)
         if path.exists():
             stored = json.loads(path.read_text())
-            if stored.get("config") == wanted:
+            settings = stored.get("config", {})
+            if {k: settings.get(k) for k in wanted} == wanted:
                 done[name], seconds[name] = stored["result"], stored["seconds"]
                 bar.write(f"{name}: loaded from {path} ({stored['seconds']:.0f} s)")
                 continue
@@ -214,13 +230,24 @@ def claims(parts: dict) -> list[dict]:
 def _claim_4(found: dict, embedded: np.ndarray) -> dict:
     optimized = np.asarray(found["per_seed_total"]["optimized_biases"])
     embedded = embedded[: optimized.size]
+    exact = {k: np.asarray(v) for k, v in found["exact_per_seed_total"].items()}
+    margin = exact["gradient_exact"] - exact["hill_climb"]
+    local = found["local_maximum"]
     return {
         "claim": "4. Individually optimised biases beat the embedded core",
         "evidence": f"gradient-optimised biases (sampled) / embedded: "
         f"{_fold(optimized, embedded)}, higher in {np.sum(optimized > embedded)} of "
-        f"{optimized.size} seeds; the optimum is a local maximum (no ±0.01 change "
-        f"of one bias helps) in {sum(found['gradient_is_local_maximum'])} of "
-        f"{optimized.size}",
+        f"{optimized.size} seeds. The exact optimum is a local maximum in the 9 "
+        f"measured neurons' biases in {sum(found['gradient_is_local_maximum'])} of "
+        f"{optimized.size} seeds (largest gain of a ±0.01 change "
+        f"{max(local['indicator_measured_gain']):.1e} bit); the bias of core neuron "
+        f"10, which no triplet reads, has no finite optimum (silencing it keeps "
+        f"raising the indicator: gain {max(local['indicator_unmeasured_gain']):.1e} "
+        f"bit at ±0.01). It beats the hill climb's best (exact) in "
+        f"{np.sum(margin >= 0)} of {margin.size} seeds, by "
+        f"{1e3 * margin.mean():.2f} x 1e-3 bit on average. The full-state flux's "
+        f"gradient optimum is a local maximum of all 10 biases in "
+        f"{sum(found['full_flux_gradient_is_local_maximum'])} of {optimized.size}",
         "reproduced": bool(np.all(optimized > embedded)),
     }
 
@@ -229,17 +256,39 @@ def _claim_5(found: dict, embedded: np.ndarray) -> dict:
     exact = {k: np.asarray(v) for k, v in found["exact_per_seed_total"].items()}
     rule, best = exact["self_organized"], exact["gradient_exact"]
     embedded = embedded[: rule.size]
-    settled = found["self_organization_converged_at"]
     return {
         "claim": "5. A local self-organisation rule finds such biases",
         "evidence": f"self-organised / gradient optimum (exact): {_fold(rule, best)}; "
         f"hill climb / gradient optimum: {_fold(exact['hill_climb'], best)}; "
         f"self-organised (exact) / embedded (sampled): {_fold(rule, embedded)}; "
-        f"biases settle after {settled} steps "
-        f"({found['seconds']['self_organized']['mean']:.1f} s vs "
-        f"{found['seconds']['gradient_exact']['mean']:.1f} s for the gradient)",
+        + _rule_cost(found),
         "reproduced": bool(np.all(rule > embedded) and np.all(rule >= 0.9 * best)),
     }
+
+
+def _rule_cost(found: dict) -> str:
+    """How long the self-organisation rule needs, against the gradient."""
+    settled = found["self_organization_converged_at"]
+    seconds = found["seconds"]
+    return (
+        f"the rule's biases settle (within 0.5) after {settled} steps "
+        f"({seconds['self_organized']['mean']:.1f} s per seed, against "
+        f"{seconds['gradient_exact']['mean']:.1f} s for exact gradient ascent and "
+        f"{seconds['hill_climb']['mean']:.1f} s for the hill climb)"
+    )
+
+
+def _closeness(found: dict) -> str:
+    """The answer to the paper's question: how close the local rule gets, and its cost."""
+    exact = {k: np.asarray(v) for k, v in found["exact_per_seed_total"].items()}
+    full = {k: np.asarray(v) for k, v in found["exact_full_flux_per_seed"].items()}
+    return (
+        f"How close the local rule gets: the self-organised biases reach "
+        f"{_fold(exact['self_organized'], exact['gradient_exact'])} of the exact "
+        f"indicator's optimum and "
+        f"{_fold(full['self_organized'], full['gradient_exact_full'])} of the full "
+        f"flux's optimum; {_rule_cost(found)}."
+    )
 
 
 def _verdict(*parts: bool) -> bool | str:
@@ -260,6 +309,13 @@ def _method_row(found: dict, name: str) -> str:
         f"| {found['exact_full_flux'][name]['mean']:.3f} "
         f"| {'' if seconds is None else format(seconds['mean'], '.1f')} |"
     )
+
+
+def _embedded_row(parts: dict) -> str:
+    """The embedded core's sampled indicator on the optimisation study's seeds."""
+    seeds = parts["optimization"]["seconds"]["gradient_exact"]["n"]
+    embedded = np.asarray(parts["bars"]["per_seed_total"]["embedded"])[:seeds]
+    return f"| embedded core (sampled) | {embedded.mean() * 1e3:.1f} | | |"
 
 
 def _cell(entry: dict | None, part: str) -> str:
@@ -336,6 +392,12 @@ def report(results: dict) -> str:
             _method_row(parts["optimization"], name)
             for name in optimization.METHOD_LABELS
         ),
+        _embedded_row(parts),
+        "",
+        "Indicator in 10^-3 bit, mean over the optimisation study's seeds "
+        f"({parts['optimization']['seconds']['gradient_exact']['n']}); the embedded "
+        "core has no exact value (125 neurons): its row is sampled (Fig. 6a bar 1). "
+        + _closeness(parts["optimization"]),
         "",
         f"Embedded core, soft-gradient ascent of the core's full flux over its biases "
         f"(125 neurons): sampled Miller–Madow flux "

@@ -11,7 +11,6 @@ import math
 
 import jax
 import jax.numpy as jnp
-from jax.scipy.special import entr
 from jaxtyping import Array, Float, Shaped
 
 from .._checks import check_int, check_neurons
@@ -41,9 +40,20 @@ def all_states(num_neurons: int, dtype=bool) -> Shaped[Array, "k n"]:
     return ((codes[:, None] >> jnp.arange(num_neurons)) & 1).astype(dtype)
 
 
+def _entr(x: Array) -> Array:
+    """-p ln p per entry; 0 with a zero gradient where p is exactly 0.
+
+    In float32, stationary probabilities below ~1e-9 and saturated firing
+    probabilities round to zero; there -ln p - 1 would be infinite and turn the whole
+    gradient into NaN.
+    """
+    positive = x > 0
+    return jnp.where(positive, -x * jnp.log(jnp.where(positive, x, 1.0)), 0.0)
+
+
 def _bits(x: Array) -> Array:
     """Entropy in bits of a probability array (sum of -p log2 p over all entries)."""
-    return jnp.sum(entr(x)) / math.log(2.0)
+    return jnp.sum(_entr(x)) / math.log(2.0)
 
 
 def _future_given_state(net: BinaryNetwork, neurons: tuple[int, ...]) -> Array:
@@ -113,7 +123,7 @@ def _conditional_entropy(net: BinaryNetwork, pi: Array, neurons: tuple[int, ...]
     index = jnp.asarray(neurons)
     fire = net.firing_prob(states)[:, index]
     silent = net.silent_prob(states)[:, index]
-    return jnp.sum(pi * jnp.sum(entr(fire) + entr(silent), axis=1)) / math.log(2.0)
+    return jnp.sum(pi * jnp.sum(_entr(fire) + _entr(silent), axis=1)) / math.log(2.0)
 
 
 def exact_entropy(
