@@ -20,6 +20,7 @@ never hold their states. Replicas and ensembles are sharded over the devices alo
 their leading axis (a 1-D ``Mesh`` named "ensemble"); nothing is communicated.
 """
 
+import sys
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -483,7 +484,41 @@ def simulate_ensemble(
     mesh = _mesh(devices, size)
     plan = _plan(nets[0], steps, burn_in, record, neurons, groups, size, mesh)
     plan = plan._replace(noisy=not is_noiseless(stacked))
-    return _simulate_ensemble(stacked, in_axes, keys, size, plan, mesh)
+    group = _ensemble_group(in_axes, mesh, devices)
+    if size <= group:
+        return _simulate_ensemble(stacked, in_axes, keys, size, plan, mesh)
+    parts = []
+    for start in range(0, size, group):
+        part = list(nets[start : start + group])
+        part_mesh = _mesh(devices, len(part))
+        part_plan = _plan(
+            part[0], steps, burn_in, record, neurons, groups, len(part), part_mesh
+        )
+        part_plan = part_plan._replace(noisy=plan.noisy)
+        part_stacked, part_axes = stack_networks(part)
+        keys_part = keys[start : start + group]
+        parts.append(
+            _simulate_ensemble(
+                part_stacked, part_axes, keys_part, len(part), part_plan, part_mesh
+            )
+        )
+    return jnp.concatenate(parts)
+
+
+CPU_NETWORKS_PER_DEVICE = 16
+"""On CPU, an ensemble of networks with different weights runs in calls of at most
+this many networks per device: each update is then one matrix-vector product per
+network, and with more networks their weights fall out of the cache (160 networks of
+N = 125: 2.1x faster in calls of 16 than in one call; benchmarks/README.md). Results
+do not depend on it (network k always uses its own key)."""
+
+
+def _ensemble_group(in_axes: BinaryNetwork, mesh: Mesh | None, devices) -> int:
+    """How many networks one compiled call simulates (see CPU_NETWORKS_PER_DEVICE)."""
+    devices = jax.devices() if devices is None else list(devices)
+    if in_axes.weights is None or any(d.platform != "cpu" for d in devices):
+        return sys.maxsize  # shared weights (a matrix product), or an accelerator
+    return CPU_NETWORKS_PER_DEVICE * (1 if mesh is None else mesh.size)
 
 
 @eqx.filter_jit

@@ -455,6 +455,29 @@ def test_ensemble_equals_separate_runs(getkey):
     )
 
 
+def test_ensembles_run_in_groups_with_the_same_results(getkey, monkeypatch):
+    """Networks with different weights run in calls of CPU_NETWORKS_PER_DEVICE (here
+    3: groups of 3, 3, 1 of seven networks, one noisy): the same records as one call,
+    and network k still equals its separate run."""
+    nets = [small_net(seed, n=4, noise=0.3 * (seed == 5)) for seed in range(7)]
+    key = getkey()
+    groups = [[0, 1], [2, 3]]
+
+    def run():
+        return (
+            fj.simulate_ensemble(nets, key, 60, burn_in=4),
+            fj.simulate_ensemble(nets, key, 60, record="pair_counts", groups=groups),
+        )
+
+    one_call = run()
+    monkeypatch.setattr(simulate_module, "CPU_NETWORKS_PER_DEVICE", 3)
+    grouped = run()
+    for a, b in zip(one_call, grouped, strict=True):
+        np.testing.assert_array_equal(a, b)
+    alone = fj.simulate(nets[6], jr.fold_in(key, 6), 60, burn_in=4)
+    np.testing.assert_array_equal(grouped[0][6], alone)
+
+
 def test_stack_networks_keeps_shared_fields_unbatched():
     a, b = small_net(0), small_net(1)
     stacked, axes = fj.stack_networks([a, b])

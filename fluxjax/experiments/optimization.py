@@ -483,7 +483,7 @@ def plot(result: dict) -> Figure:
     axes[1].set(
         xlabel="step / iteration",
         ylabel="exact indicator (10$^{-3}$ bit)",
-        title=f"seed {0}: progress",
+        title="first seed: progress",
     )
     axes[1].legend(fontsize=8)
     for name, marker in (
