@@ -43,8 +43,9 @@ class BinaryNetwork(eqx.Module):
 
     Examples:
         >>> net = BinaryNetwork(jnp.array([[0.0, 2.0], [-1.0, 0.0]]), jnp.zeros(2))
-        >>> net.firing_prob(jnp.array([1.0, 0.0]))  # sigmoid([0, 2])
-        Array([0.5      , 0.8807971], dtype=float32)
+        >>> p = net.firing_prob(jnp.array([1.0, 0.0]))  # sigmoid([0, 2])
+        >>> p.dtype, [round(float(v), 3) for v in p]
+        (dtype('float32'), [0.5, 0.881])
     """
 
     weights: Float[Array, "n n"]

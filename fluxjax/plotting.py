@@ -190,6 +190,8 @@ def plot_traces(
         ValueError: a trace is not 1-D, or its x and y differ in length.
 
     Examples:
+        >>> net = fj.random_network(3, key=jax.random.key(0), weight_scale=3.0)
+        >>> _, history = fj.optimize_biases(net, jax.random.key(1), "exact", steps=20)
         >>> fig = plot_traces({"adam": history.objective}, ylabel="flux (bit)")
     """
     ax = _axes(ax)
@@ -247,6 +249,7 @@ def plot_sweep(
             curve that ``y`` does not have.
 
     Examples:
+        >>> noise_levels, flux, sd = [0.0, 0.5, 1.0], [0.3, 0.5, 0.2], [0.1, 0.1, 0.1]
         >>> fig = plot_sweep(noise_levels, {"sampled": flux}, yerr={"sampled": sd})
     """
     ax = _axes(ax)
@@ -323,7 +326,9 @@ def plot_per_neuron(
         ValueError: the entries differ in length, or ``neurons`` has another length.
 
     Examples:
-        >>> fig = plot_per_neuron({"gradient": net.biases, "hill climb": best.biases})
+        >>> net = fj.random_network(3, key=jax.random.key(0), weight_scale=3.0)
+        >>> best, _ = fj.hill_climb(net, jax.random.key(1), "exact", iterations=20)
+        >>> fig = plot_per_neuron({"start": net.biases, "hill climb": best.biases})
     """
     ax = _axes(ax)
     arrays = {label: _series(v, f"values[{label!r}]") for label, v in values.items()}

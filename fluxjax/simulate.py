@@ -84,6 +84,10 @@ def state_codes(
     Args:
         states: ``(..., n)`` bool or 0/1 states.
         neurons: the (at most 32) neurons to encode, in bit order; default all.
+
+    Examples:
+        >>> state_codes(jnp.array([[True, False, True], [False, True, False]])).tolist()
+        [5, 2]
     """
     states = jnp.asarray(states)
     neurons = check_neurons(neurons, states.shape[-1])
@@ -405,6 +409,13 @@ def stack_networks(
     still known to be noiseless); the weights are stacked when all fields are equal.
     Returns ``(stacked, in_axes)`` where ``in_axes`` is the matching pytree of 0 / None
     for ``eqx.filter_vmap``.
+
+    Examples:
+        >>> zeros = jnp.zeros((3, 3))
+        >>> nets = [BinaryNetwork(zeros, jnp.full(3, b)) for b in (-1.0, 1.0)]
+        >>> stacked, in_axes = stack_networks(nets)
+        >>> stacked.biases.shape, in_axes.biases, in_axes.weights
+        ((2, 3), 0, None)
     """
     if not nets or not all(isinstance(net, BinaryNetwork) for net in nets):
         raise TypeError("nets must be a non-empty sequence of BinaryNetwork")
@@ -463,6 +474,12 @@ def simulate_ensemble(
 
     Returns:
         The record of each network, with a leading ``len(nets)`` axis.
+
+    Examples:
+        >>> zeros = jnp.zeros((3, 3))
+        >>> nets = [BinaryNetwork(zeros, jnp.full(3, b)) for b in (-1.0, 1.0)]
+        >>> simulate_ensemble(nets, jax.random.key(0), 100).shape
+        (2, 100, 3)
     """
     stacked, in_axes = stack_networks(nets)
     size = len(nets)

@@ -427,7 +427,10 @@ def soft_flux(
 
     Examples:
         >>> net = BinaryNetwork(2.0 * jnp.eye(3), -jnp.ones(3))
-        >>> flux, grads = eqx.filter_value_and_grad(soft_flux)(net, key, 10_000)
+        >>> key = jax.random.key(0)
+        >>> flux, grads = eqx.filter_value_and_grad(soft_flux)(net, key, 1000)
+        >>> flux.shape, grads.biases.shape
+        ((), (3,))
     """
     steps, window, burn_in, chunk_size, neurons = _check_common(
         net, key, steps, window, burn_in, chunk_size, neurons
@@ -523,6 +526,12 @@ def correlation_proxy(
 
     Raises:
         ValueError, TypeError: as :func:`soft_flux`.
+
+    Examples:
+        >>> net = BinaryNetwork(2.0 * jnp.eye(3), -jnp.ones(3))
+        >>> c = correlation_proxy(net, jax.random.key(0), 500, burn_in=10)
+        >>> c.shape, bool(0 <= c <= 1)
+        ((), True)
     """
     steps, window, burn_in, chunk_size, neurons = _check_common(
         net, key, steps, window, burn_in, chunk_size, neurons
