@@ -285,6 +285,12 @@ def gaussian_from_words(words: UInt32[ArrayLike, "*shape"], dtype) -> Array:
     return math.sqrt(2.0) * _erfinv_float32(v)
 
 
+def check_network(net, name: str = "net") -> None:
+    """Raises TypeError unless ``net`` is a :class:`BinaryNetwork`."""
+    if not isinstance(net, BinaryNetwork):
+        raise TypeError(f"{name} must be a BinaryNetwork, got {type(net).__name__}")
+
+
 def is_noiseless(net: BinaryNetwork) -> bool:
     """Whether ``net.noise`` is known (not traced) to be zero for every neuron.
 

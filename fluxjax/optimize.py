@@ -21,7 +21,13 @@ from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, Shaped
 from ._checks import check_choice, check_int, check_key, check_neurons
 from .info.exact import exact_flux, exact_triplet_flux
 from .info.soft import correlation_proxy, soft_flux
-from .network import BinaryNetwork, draw_randomness, is_noiseless, update
+from .network import (
+    BinaryNetwork,
+    check_network,
+    draw_randomness,
+    is_noiseless,
+    update,
+)
 
 
 FIELDS = ("weights", "biases", "temperature", "noise")
@@ -259,8 +265,7 @@ def optimize_biases(
         >>> bool(history.objective[-1] > history.objective[0])  # bits, improved
         True
     """
-    if not isinstance(net, BinaryNetwork):
-        raise TypeError(f"net must be a BinaryNetwork, got {type(net).__name__}")
+    check_network(net)
     check_key(key)
     steps = check_int(steps, "steps", minimum=1)
     patience = check_int(patience, "patience", minimum=1)
@@ -415,8 +420,7 @@ def self_organize(
         >>> bool((abs(net.biases) < 0.5).all())  # near b = 0: fires 50%
         True
     """
-    if not isinstance(net, BinaryNetwork):
-        raise TypeError(f"net must be a BinaryNetwork, got {type(net).__name__}")
+    check_network(net)
     check_key(key)
     steps = check_int(steps, "steps", minimum=1)
     burn_in = check_int(burn_in, "burn_in", minimum=0)
@@ -558,8 +562,7 @@ def hill_climb(
         >>> round(float(exact_flux(net)), 3), round(float(exact_flux(best)), 3)
         (0.69, 0.966)
     """
-    if not isinstance(net, BinaryNetwork):
-        raise TypeError(f"net must be a BinaryNetwork, got {type(net).__name__}")
+    check_network(net)
     check_key(key)
     iterations = check_int(iterations, "iterations", minimum=1)
     if not (isinstance(step_size, (int, float)) and step_size > 0):

@@ -44,6 +44,7 @@ from jaxtyping import (
 from ._checks import check_choice, check_int, check_key, check_neurons
 from .network import (
     BinaryNetwork,
+    check_network,
     draw_from_stream,
     firing_threshold,
     is_noiseless,
@@ -219,8 +220,7 @@ def simulate(
         >>> simulate(net, jax.random.key(0), 100, batch=8).shape
         (8, 100, 3)
     """
-    if not isinstance(net, BinaryNetwork):
-        raise TypeError(f"net must be a BinaryNetwork, got {type(net).__name__}")
+    check_network(net)
     check_key(key)
     if batch is not None:
         batch = check_int(batch, "batch", minimum=1)

@@ -14,15 +14,14 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, Shaped
 
 from .._checks import check_int, check_neurons
-from ..network import BinaryNetwork
+from ..network import BinaryNetwork, check_network
 
 
 MAX_EXACT_NEURONS = 14
 
 
 def _check_size(net: BinaryNetwork, max_neurons: int) -> None:
-    if not isinstance(net, BinaryNetwork):
-        raise TypeError(f"net must be a BinaryNetwork, got {type(net).__name__}")
+    check_network(net)
     max_neurons = check_int(max_neurons, "max_neurons", minimum=1)
     n = net.num_neurons
     if n > max_neurons:

@@ -85,7 +85,13 @@ from jax.scipy.special import logsumexp
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, Shaped
 
 from .._checks import check_int, check_key, check_neurons
-from ..network import _NOISE_NODES, _NOISE_WEIGHTS, BinaryNetwork, is_noiseless
+from ..network import (
+    _NOISE_NODES,
+    _NOISE_WEIGHTS,
+    BinaryNetwork,
+    check_network,
+    is_noiseless,
+)
 from ..simulate import simulate
 
 
@@ -360,8 +366,7 @@ def _subset_flux(net, x, x_next, neurons, window, size, T):
 
 
 def _check_common(net, key, steps, window, burn_in, chunk_size, neurons):
-    if not isinstance(net, BinaryNetwork):
-        raise TypeError(f"net must be a BinaryNetwork, got {type(net).__name__}")
+    check_network(net)
     check_key(key)
     window = check_int(window, "window", minimum=0)
     steps = check_int(steps, "steps", minimum=window + 2)
