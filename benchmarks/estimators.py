@@ -3,7 +3,7 @@ and a soft-estimator gradient of N = 1000, each against plain numpy in the same 
 
 - plug-in flux of a 10-neuron trajectory (``fj.plugin_flux`` on uint32 codes, plain
   and Miller–Madow) against numpy: ``np.bincount`` of the past, future and pair codes;
-- the paper's triplet indicator (``fj.triplet_flux`` on bool states, 3 triplets)
+- the paper's triplet indicator (``fj.plugin_triplet_flux`` on bool states, 3 triplets)
   against numpy: triplet codes by a dot product, then 9 ``np.bincount`` tables;
 - exact flux of an N-neuron chain (``fj.exact_flux``) against numpy: the 2^N x 2^N
   transition matrix by broadcasting, ``np.linalg.solve`` for the stationary
@@ -135,8 +135,8 @@ def sampled_rows(samples: int, repeat: int) -> list[dict]:
             None,
         ),
         (
-            "triplet_flux(states), 3 triplets",
-            lambda: fj.triplet_flux(states, TRIPLETS),
+            "plugin_triplet_flux(states), 3 triplets",
+            lambda: fj.plugin_triplet_flux(states, TRIPLETS),
             lambda: numpy_triplet_flux(states_np),
         ),
     ):

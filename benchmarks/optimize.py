@@ -115,12 +115,7 @@ def run(sizes, steps_for, log):
             key = jax.random.key(2)
             start = time.perf_counter()
             out, history = fj.optimize_biases(
-                net,
-                key,
-                objective,
-                steps=steps,
-                objective_options=options(objective, n),
-                tol=None,
+                net, key, objective_function(objective, n), steps=steps, tol=None
             )
             run_s = time.perf_counter() - start
             final = reference_flux(out, n)
@@ -129,12 +124,7 @@ def run(sizes, steps_for, log):
                 fluxes = [start_flux]
                 for mark in marks[1:-1]:
                     prefix, _ = fj.optimize_biases(
-                        net,
-                        key,
-                        objective,
-                        steps=mark,
-                        objective_options=options(objective, n),
-                        tol=None,
+                        net, key, objective_function(objective, n), steps=mark, tol=None
                     )
                     fluxes.append(reference_flux(prefix, n))
                 fluxes.append(final)

@@ -29,6 +29,7 @@ BENCHMARKS = {
     "streaming": ("streaming.py", [], False),
     "estimators": ("estimators.py", [], False),
     "study_work": ("study_work.py", [], False),
+    "structure": ("structure.py", [], False),
     "plugin_bias": ("plugin_bias.py", [], False),
     "optimize": ("optimize.py", [], True),  # writes optimize.txt and optimize.png
 }

@@ -25,9 +25,10 @@ from .info.plugin import (
     plugin_flux as plugin_flux,
     plugin_flux_stderr as plugin_flux_stderr,
     plugin_transfer_entropy as plugin_transfer_entropy,
-    triplet_flux as triplet_flux,
-    triplet_flux_from_counts as triplet_flux_from_counts,
+    plugin_triplet_flux as plugin_triplet_flux,
+    plugin_triplet_flux_from_counts as plugin_triplet_flux_from_counts,
 )
+from .info.results import Estimate as Estimate, TripletFlux as TripletFlux
 from .info.soft import correlation_proxy as correlation_proxy, soft_flux as soft_flux
 from .network import BinaryNetwork as BinaryNetwork
 from .optimize import (

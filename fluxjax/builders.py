@@ -403,7 +403,7 @@ def subnetwork(net: BinaryNetwork, neurons: _Indices) -> BinaryNetwork:
         raise ValueError("neurons must not repeat a neuron")
 
     def restrict(value):
-        return value if value.ndim == 0 else value[idx]
+        return value if value is None or value.ndim == 0 else value[idx]
 
     return eqx.tree_at(
         lambda m: (m.weights, m.biases, m.temperature, m.noise),
@@ -414,6 +414,7 @@ def subnetwork(net: BinaryNetwork, neurons: _Indices) -> BinaryNetwork:
             restrict(net.temperature),
             restrict(net.noise),
         ),
+        is_leaf=lambda x: x is None,
     )
 
 

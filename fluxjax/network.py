@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
+from jax.scipy.special import logsumexp
 from jaxtyping import Array, ArrayLike, Bool, Float, PRNGKeyArray, Shaped, UInt32
 
 from ._checks import ArrayOrSequence, as_float_array, check_finite, is_concrete
@@ -30,6 +31,9 @@ _NOISE_NODES = np.linspace(-9.0, 9.0, 257)
 _NOISE_WEIGHTS = np.exp(-0.5 * _NOISE_NODES**2) * (_NOISE_NODES[1] - _NOISE_NODES[0])
 _NOISE_WEIGHTS[[0, -1]] /= 2
 _NOISE_WEIGHTS /= math.sqrt(2 * math.pi)
+_LOG_NOISE_WEIGHTS = np.log(_NOISE_WEIGHTS)
+NUM_NOISE_NODES = len(_NOISE_NODES)
+"""Nodes of the noise integral: a noisy network's probabilities cost this many sigmoids."""
 
 
 class BinaryNetwork(eqx.Module):
@@ -39,7 +43,13 @@ class BinaryNetwork(eqx.Module):
         weights: ``(n, n)``; ``weights[j, i]`` is the synapse from neuron j to neuron i.
         biases: ``(n,)`` biases b_i, in the same units as the weights.
         temperature: scalar or ``(n,)``; divides the summed input (the paper's t0).
-        noise: scalar or ``(n,)``; SD sigma of the Gaussian noise added after dividing.
+        noise: scalar or ``(n,)``; SD sigma of the Gaussian noise added after dividing,
+            or None for a noiseless network. Noiselessness is structure, decided at
+            construction (like ``eqx.nn.Linear``'s ``bias=None``): a concrete noise that
+            is zero for every neuron is stored as None, so every function, jitted by
+            fluxjax or by the caller, skips the Gaussian draws and the noise integral.
+            Nothing is lost: the flux is even in sigma, so its derivative at sigma = 0
+            is zero.
 
     Examples:
         >>> net = BinaryNetwork(jnp.array([[0.0, 2.0], [-1.0, 0.0]]), jnp.zeros(2))
@@ -51,14 +61,14 @@ class BinaryNetwork(eqx.Module):
     weights: Float[Array, "n n"]
     biases: Float[Array, " n"]
     temperature: Float[Array, "*n"]
-    noise: Float[Array, "*n"]
+    noise: Float[Array, "*n"] | None
 
     def __init__(
         self,
         weights: ArrayOrSequence,
         biases: ArrayOrSequence,
         temperature: ArrayOrSequence = 1.0,
-        noise: ArrayOrSequence = 0.0,
+        noise: ArrayOrSequence | None = None,
         *,
         dtype=None,
     ):
@@ -68,7 +78,7 @@ class BinaryNetwork(eqx.Module):
             weights: ``(n, n)`` real, finite; rows are presynaptic.
             biases: ``(n,)`` real, finite.
             temperature: scalar or ``(n,)``, every entry > 0.
-            noise: scalar or ``(n,)``, every entry >= 0.
+            noise: scalar or ``(n,)``, every entry >= 0; None (or zero) for none.
             dtype: floating dtype of every field; default: the dtype of ``weights``
                 if it is floating, else JAX's default float.
 
@@ -82,7 +92,7 @@ class BinaryNetwork(eqx.Module):
         dtype = weights.dtype
         biases = as_float_array(biases, "biases", dtype)
         temperature = as_float_array(temperature, "temperature", dtype)
-        noise = as_float_array(noise, "noise", dtype)
+        noise = None if noise is None else as_float_array(noise, "noise", dtype)
         if weights.ndim != 2 or weights.shape[0] != weights.shape[1]:
             raise ValueError(
                 f"weights must be square (n, n), got shape {weights.shape}"
@@ -93,14 +103,17 @@ class BinaryNetwork(eqx.Module):
         if biases.shape != (n,):
             raise ValueError(f"biases must have shape ({n},), got {biases.shape}")
         for name, value in (("temperature", temperature), ("noise", noise)):
-            if value.shape not in ((), (n,)):
+            if value is not None and value.shape not in ((), (n,)):
                 raise ValueError(
                     f"{name} must be a scalar or have shape ({n},), got {value.shape}"
                 )
         check_finite(weights, "weights")
         check_finite(biases, "biases")
         check_finite(temperature, "temperature", positive=True)
-        check_finite(noise, "noise", nonnegative=True)
+        if noise is not None:
+            check_finite(noise, "noise", nonnegative=True)
+            if is_concrete(noise) and not np.any(np.asarray(noise)):
+                noise = None  # zero noise: a noiseless network (structure)
         self.weights = weights
         self.biases = biases
         self.temperature = temperature
@@ -121,14 +134,40 @@ class BinaryNetwork(eqx.Module):
 
         The logistic-normal integral is computed by a 257-node trapezoidal rule:
         |error| < 1e-12 for sigma <= 10 (measured; see the module constants).
-        Differentiable in every field. A network whose noise is known to be zero
-        (:func:`is_noiseless`) skips the integral: sigmoid(m_i).
+        Differentiable in every field. A noiseless network (``noise is None``) skips
+        the integral: sigmoid(m_i).
         """
-        return _logistic_normal(self.mean_input(x), self)
+        return _logistic_normal(self.mean_input(x), self.noise)
 
     def silent_prob(self, x: Shaped[ArrayLike, "*batch n"]) -> Float[Array, "*batch n"]:
         """1 - firing_prob(x), computed without cancellation when firing_prob ~ 1."""
-        return _logistic_normal(-self.mean_input(x), self)
+        return _logistic_normal(-self.mean_input(x), self.noise)
+
+    def log_probs(
+        self, x: Shaped[ArrayLike, "*batch n"]
+    ) -> tuple[Float[Array, "*batch n"], Float[Array, "*batch n"]]:
+        """The logs of P(x'_i = 1 | x) and P(x'_i = 0 | x), stably, in nats.
+
+        The same trapezoidal rule as :meth:`firing_prob`, in the log domain:
+        log E[sigmoid(m + sigma xi)] = logsumexp_k(log w_k + log sigmoid(m + sigma nu_k));
+        plain log-sigmoids for a noiseless network.
+        """
+        m = self.mean_input(x)
+        if self.noise is None:
+            return jax.nn.log_sigmoid(m), jax.nn.log_sigmoid(-m)
+        z = m[..., None] + _noise_offsets(self.noise, m)
+        log_fire = jnp.asarray(_LOG_NOISE_WEIGHTS, m.dtype) + jax.nn.log_sigmoid(z)
+        # log sigmoid(-z) = log sigmoid(z) - z
+        return logsumexp(log_fire, axis=-1), logsumexp(log_fire - z, axis=-1)
+
+    def half_firing_biases(self) -> Float[Array, " n"]:
+        """The 50 %-firing biases b_i = -sum_j W[j, i] / 2.
+
+        With them every neuron's input is odd under x -> 1 - x, the symmetry whose fixed
+        point is a critical point of every flux measure (and, for symmetric statistics,
+        the firing rate 1/2 that the local rule of :func:`fluxjax.self_organize` seeks).
+        """
+        return -jnp.sum(self.weights, axis=0) / 2
 
     def step(
         self, key: PRNGKeyArray, x: Shaped[ArrayLike, "*batch n"]
@@ -144,9 +183,7 @@ class BinaryNetwork(eqx.Module):
         Returns:
             The next states, bool, same shape as ``x``.
         """
-        draws = draw_randomness(
-            key, 0, jnp.shape(x), self, noisy=not is_noiseless(self)
-        )
+        draws = draw_randomness(key, 0, jnp.shape(x), self)
         return update(self, jnp.asarray(x), *draws)
 
 
@@ -291,32 +328,23 @@ def check_network(net, name: str = "net") -> None:
         raise TypeError(f"{name} must be a BinaryNetwork, got {type(net).__name__}")
 
 
-def is_noiseless(net: BinaryNetwork) -> bool:
-    """Whether ``net.noise`` is known (not traced) to be zero for every neuron.
-
-    Such a network needs no Gaussian draws: skipping them leaves every trajectory
-    bit-identical, because the Bernoulli words do not depend on them and
-    T (L - 0 xi) - b == T L - b.
-    """
-    return is_concrete(net.noise) and not np.any(np.asarray(net.noise))
-
-
 def draw_from_stream(
     stream: UInt32[Array, "2"],
     step: ArrayLike,
     shape: tuple[int, ...],
     net: BinaryNetwork,
     *,
-    noisy: bool = True,
     num_steps: int | None = None,
 ) -> tuple[Array | None, Array]:
     """:func:`draw_randomness` given the stream key (``num_steps``: :func:`random_words`).
 
     Returns:
-        ``(xi, words)`` of shape ``shape`` (or ``(num_steps, *shape)``).
+        ``(xi, words)`` of shape ``shape`` (or ``(num_steps, *shape)``); xi is None
+        for a noiseless network. Skipping it leaves every trajectory bit-identical,
+        because the Bernoulli words do not depend on it and T (L - 0 xi) - b == T L - b.
     """
     words, gaussian = random_words(stream, step, shape, num_steps=num_steps)
-    if not noisy:
+    if net.noise is None:
         return None, words
     return gaussian_from_words(gaussian, net.weights.dtype), words
 
@@ -326,10 +354,8 @@ def draw_randomness(
     step: ArrayLike,
     shape: tuple[int, ...],
     net: BinaryNetwork,
-    *,
-    noisy: bool = True,
 ) -> tuple[Array | None, Array]:
-    """The Gaussian noise xi (None unless ``noisy``) and the Bernoulli words of an update.
+    """The Gaussian noise xi (None if noiseless) and the Bernoulli words of an update.
 
     ``simulate`` draws these (in bulk) with ``key`` the run key of a replica and
     ``step`` the update's number counted from the start of the burn-in; see the
@@ -339,14 +365,13 @@ def draw_randomness(
         key: the run key; its stream is :func:`stream_key`.
         step: the update's number (a uint32 scalar).
         shape: ``(..., n)``, the shape of the states.
-        net: the network (for the dtype of xi).
-        noisy: whether to draw xi.
+        net: the network (whether to draw xi, and its dtype).
 
     Returns:
         ``(xi, words)``: xi ~ N(0, 1) in the network's dtype (or None) and the uint32
         Bernoulli words, both of shape ``shape``.
     """
-    return draw_from_stream(stream_key(key), step, shape, net, noisy=noisy)
+    return draw_from_stream(stream_key(key), step, shape, net)
 
 
 def firing_threshold(net: BinaryNetwork, xi: Array | None, words: Array) -> Array:
@@ -377,16 +402,21 @@ def update(net: BinaryNetwork, x: Array, xi: Array | None, words: Array) -> Arra
     return recurrent_input(net, x) > firing_threshold(net, xi, words)
 
 
-def _logistic_normal(m, net: BinaryNetwork):
+def _noise_offsets(noise: ArrayLike, m: Array) -> Array:
+    """sigma_i nu_k, ``(n, K)``: the noise at the quadrature nodes nu_k, per neuron."""
+    sigma = jnp.broadcast_to(noise, m.shape[-1:])
+    return sigma[:, None] * jnp.asarray(_NOISE_NODES, m.dtype)
+
+
+def _logistic_normal(m: Array, noise: ArrayLike | None) -> Array:
     """E[sigmoid(m + sigma xi)], xi ~ N(0, 1), by the trapezoidal rule above.
 
-    sigmoid(m) without the rule when the noise is known to be zero (the rule's weights
-    sum to 1 - 4e-19, so this is the same value, 257 times faster).
+    sigmoid(m) without the rule for a noiseless network (the rule's weights sum to
+    1 - 4e-19, so this is the same value, 257 times faster).
     """
-    if is_noiseless(net):
+    if noise is None:
         return jax.nn.sigmoid(m)
-    sigma = net.noise
-    nodes = jnp.asarray(_NOISE_NODES, m.dtype)
     weights = jnp.asarray(_NOISE_WEIGHTS, m.dtype)
-    sigma = jnp.broadcast_to(sigma, m.shape[-1:])
-    return jnp.sum(weights * jax.nn.sigmoid(m[..., None] + sigma[:, None] * nodes), -1)
+    return jnp.sum(
+        weights * jax.nn.sigmoid(m[..., None] + _noise_offsets(noise, m)), -1
+    )

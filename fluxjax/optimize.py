@@ -1,13 +1,17 @@
 """Optimisers of information flux: gradient ascent, the hill climb, self-organisation.
 
-``optimize_biases`` climbs an objective (the exact flux, the soft estimate, the
-correlation proxy or any callable) over the selected fields of a network. Objectives are
-looked up by name in :data:`OBJECTIVES`, a plain dict from name to a function
-``(net, key, neurons, **options) -> scalar``; adding an objective is adding an entry.
+``optimize_biases`` and ``hill_climb`` climb any objective ``f(net, key) -> scalar``.
+The study's objectives are one-liners over the public estimators::
+
+    exact = lambda net, key: fj.exact_flux(net)                  # n <= 14, or blocks
+    soft = functools.partial(fj.soft_flux, steps=10_000)          # any n
+    core = functools.partial(fj.soft_flux, steps=10_000, neurons=core_neurons)
+    proxy = functools.partial(fj.correlation_proxy, steps=10_000)
+    triplets = lambda net, key: sum(fj.exact_triplet_flux(net, TRIPLETS))
 """
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import equinox as eqx
@@ -16,104 +20,61 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 import optax
-from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, Shaped
+from jaxtyping import Array, ArrayLike, Bool, Float, PRNGKeyArray, Shaped
 
-from ._checks import check_choice, check_int, check_key, check_neurons
-from .info.exact import exact_flux, exact_triplet_flux
-from .info.soft import correlation_proxy, soft_flux
-from .network import (
-    BinaryNetwork,
-    check_network,
-    draw_randomness,
-    is_noiseless,
-    update,
-)
+from ._checks import check_int, check_key, check_neurons
+from .network import BinaryNetwork, check_network, draw_randomness, update
 
 
 FIELDS = ("weights", "biases", "temperature", "noise")
 """The fields of a :class:`BinaryNetwork` that can be optimised."""
 
-DEFAULT_SAMPLES = 10_000
-"""Transitions simulated per step by the sampled objectives unless ``steps`` is given
-in ``objective_options``."""
-
-
-def _exact(net, key, neurons, **options):
-    del key  # deterministic
-    return exact_flux(net, neurons, **options)
-
-
-def _soft(net, key, neurons, *, steps=DEFAULT_SAMPLES, **options):
-    return soft_flux(net, key, steps, neurons=neurons, **options)
-
-
-def _proxy(net, key, neurons, *, steps=DEFAULT_SAMPLES, **options):
-    return correlation_proxy(net, key, steps, neurons=neurons, **options)
-
-
-def _exact_triplet(net, key, neurons, *, triplets, **options):
-    del key, neurons  # deterministic; the triplets name the neurons
-    intra, inter = exact_triplet_flux(net, triplets, **options)
-    return intra + inter
-
-
-OBJECTIVES: dict[str, Callable[..., Array]] = {
-    "exact": _exact,
-    "exact_triplet": _exact_triplet,
-    "soft": _soft,
-    "proxy": _proxy,
-}
-"""Named objectives: ``name -> f(net, key, neurons, **objective_options) -> scalar``."""
+Objective = Callable[[BinaryNetwork, PRNGKeyArray], Any]
+"""What the optimisers climb: ``f(net, key) -> scalar`` (bits, or any score)."""
 
 
 class History(NamedTuple):
     """What :func:`optimize_biases` did, one entry per step.
 
     Attributes:
-        objective: ``(steps,)`` the objective at the parameters *before* each update
-            (bits for "exact" and "soft"; the correlation proxy for "proxy").
+        objective: ``(steps,)`` the objective at the parameters *before* each update.
         grad_norm: ``(steps,)`` the global 2-norm of the objective's gradient with
             respect to the trained (unconstrained) parameters, masked to ``trainable``.
         converged: whether the run stopped early by the ``tol`` criterion.
 
     Examples:
         >>> net = random_network(3, key=jax.random.key(0), weight_scale=3.0)
-        >>> _, history = optimize_biases(net, jax.random.key(1), "exact", steps=20)
-        >>> history.objective.shape, history.grad_norm.shape, history.converged
+        >>> exact = lambda net, key: exact_flux(net)
+        >>> _, history = optimize_biases(net, jax.random.key(1), exact, steps=20)
+        >>> history.objective.shape, history.grad_norm.shape, bool(history.converged)
         ((20,), (20,), False)
     """
 
-    objective: Float[np.ndarray, " steps"]
-    grad_norm: Float[np.ndarray, " steps"]
-    converged: bool
+    objective: Float[Array, " steps"]
+    grad_norm: Float[Array, " steps"]
+    converged: Bool[Array, ""]
 
 
 def _field_spec(fields, net: BinaryNetwork) -> tuple[str, ...]:
-    """The selected field names, from a name, a sequence of names or a bool spec."""
+    """The selected field names, from a name or a sequence of names."""
     if isinstance(fields, str):
         fields = (fields,)
-    if isinstance(fields, BinaryNetwork):  # an eqx.partition filter spec of bools
-        selected = []
-        for name in FIELDS:
-            leaf = getattr(fields, name)
-            if not isinstance(leaf, (bool, np.bool_)):
-                raise TypeError(
-                    "a filter spec for fields must hold one Python bool per field, "
-                    f"got {leaf!r} for {name}"
-                )
-            if leaf:
-                selected.append(name)
-        fields = tuple(selected)
     if not isinstance(fields, Sequence) or not all(isinstance(f, str) for f in fields):
         raise TypeError(
-            f"fields must be a field name, a sequence of names from {FIELDS} or a "
-            f"BinaryNetwork of bools (an eqx.partition filter spec), got {fields!r}"
+            f"fields must be a field name or a sequence of names from {FIELDS}, "
+            f"got {fields!r}"
         )
     for name in fields:
         if name not in FIELDS:
             raise ValueError(f"fields must be drawn from {FIELDS}, got {name!r}")
     if not fields:
         raise ValueError("fields must select at least one field")
+    if "noise" in fields and net.noise is None:
+        raise ValueError(
+            "fields includes 'noise' but the network is noiseless (noise=None): give "
+            "it a starting noise > 0 (the flux is even in sigma, so sigma = 0 is a "
+            "critical point that gradient ascent cannot leave)"
+        )
     return tuple(dict.fromkeys(fields))
 
 
@@ -131,7 +92,7 @@ def _unconstrain(net: BinaryNetwork, fields: tuple[str, ...]) -> BinaryNetwork:
     return net
 
 
-def _constrain(net: BinaryNetwork, fields: tuple[str, ...]) -> BinaryNetwork:
+def _constrained(net: BinaryNetwork, fields: tuple[str, ...]) -> BinaryNetwork:
     """The inverse of :func:`_unconstrain`; trained noise enters as |sigma|.
 
     The flux is even in sigma, so |sigma| is a symmetry, not a constraint.
@@ -168,85 +129,58 @@ def _mask(params: BinaryNetwork, trainable: tuple[int, ...], n: int):
     )
 
 
-def _concrete_zero_noise(net: BinaryNetwork, noiseless: bool) -> BinaryNetwork:
-    """``net`` with its noise a concrete zero constant when ``noiseless`` (static).
-
-    Inside jit the noise is traced, so :func:`is_noiseless` cannot see that it is zero;
-    a constant lets the objectives skip the Gaussian draws and the noise quadrature.
-    """
-    if not noiseless:
-        return net
-    zero = np.zeros(net.noise.shape, net.noise.dtype)
-    return eqx.tree_at(lambda m: m.noise, net, zero)
-
-
-def _objective_function(objective, neurons, objective_options):
-    """The objective as ``f(net, key) -> scalar``."""
-    options = dict(objective_options or {})
-    if callable(objective):
-        if neurons is not None:
-            raise ValueError(
-                "neurons= selects the flux of a named objective; a callable objective "
-                "measures what it likes, so pass neurons=None (trainable= still works)"
-            )
-        if options:
-            raise ValueError("objective_options are only used with a named objective")
-        return objective
-    if not isinstance(objective, str) or objective not in OBJECTIVES:
-        raise ValueError(
-            f"objective must be one of {tuple(OBJECTIVES)} or a callable "
-            f"(net, key) -> scalar, got {objective!r}"
+def _check_objective(objective) -> Objective:
+    if not callable(objective):
+        raise TypeError(
+            "objective must be a callable (net, key) -> scalar, e.g. "
+            "functools.partial(fluxjax.soft_flux, steps=10_000) or "
+            f"lambda net, key: fluxjax.exact_flux(net); got {objective!r}"
         )
-    function = OBJECTIVES[objective]
-    return lambda net, key: function(net, key, neurons, **options)
+    return objective
 
 
 def optimize_biases(
     net: BinaryNetwork,
     key: PRNGKeyArray,
-    objective: str | Callable[[BinaryNetwork, PRNGKeyArray], Any] = "soft",
+    objective: Objective,
     *,
     steps: int = 200,
     optimizer: optax.GradientTransformation | None = None,
-    neurons: Sequence[int | np.integer] | Shaped[ArrayLike, " k"] | None = None,
     trainable: Sequence[int | np.integer] | Shaped[ArrayLike, " k"] | None = None,
-    fields: str | Sequence[str] | BinaryNetwork = "biases",
-    objective_options: Mapping[str, Any] | None = None,
+    fields: str | Sequence[str] = "biases",
     tol: float | None = 1e-5,
     patience: int = 25,
     progress: bool = False,
 ) -> tuple[BinaryNetwork, History]:
-    """Gradient ascent of information flux over the biases (or other fields).
+    """Gradient ascent of an objective (information flux) over the biases or other fields.
 
-    Each step evaluates the objective f and its gradient with a fresh key
-    ``fold_in(key, step)`` and applies ``theta <- theta + optimizer(grad f)``
-    (optax minimises -f), inside one jit-compiled step. Trained temperatures are
-    optimised as log(temperature) and trained noise enters as |noise|, so the
+    Each step evaluates f = ``objective(net, fold_in(key, step))`` and its gradient
+    and applies ``theta <- theta + optimizer(grad f)`` (optax minimises -f), inside one
+    jit-compiled step that compiles once per run. The optimiser's ``update`` also gets
+    ``value=-f``, ``grad=`` and ``value_fn=`` (the loss at the step's key), so
+    ``optax.contrib.reduce_on_plateau`` and ``optax.lbfgs`` work. Trained temperatures
+    are optimised as log(temperature) and trained noise enters as |noise|, so the
     returned network is always valid.
 
     Args:
         net: the starting network.
-        key: PRNG key for the sampled objectives (one fold_in per step).
-        objective: ``"exact"`` (:func:`~fluxjax.exact_flux`, n <= 14), ``"soft"``
-            (:func:`~fluxjax.soft_flux`), ``"proxy"``
-            (:func:`~fluxjax.info.soft.correlation_proxy`), another name in
-            :data:`OBJECTIVES`, or a callable ``(net, key) -> scalar`` to maximise.
+        key: PRNG key for sampled objectives (one ``fold_in`` per step).
+        objective: ``f(net, key) -> scalar`` to maximise, e.g.
+            ``lambda net, key: fj.exact_flux(net)`` (n <= 14, or small blocks),
+            ``functools.partial(fj.soft_flux, steps=10_000)`` (any n; add
+            ``neurons=core`` for the flux of a core), or
+            ``functools.partial(fj.correlation_proxy, steps=10_000)``.
         steps: the maximum number of optimisation steps (>= 1).
         optimizer: an optax transformation; default ``optax.adam(0.05)``.
-        neurons: the subset whose flux is measured (named objectives only); default
-            all neurons.
         trainable: the neurons whose parameters move (their biases, incoming weights
             W[:, i], and per-neuron temperature/noise); default all neurons.
-        fields: which fields train: a name, a sequence of names from
-            ``("weights", "biases", "temperature", "noise")``, or a BinaryNetwork of
-            bools (an ``eqx.partition`` filter spec).
-        objective_options: keyword options for a named objective, e.g.
-            ``{"steps": 20_000, "window": 8}`` for "soft" (default steps: 10^4).
+        fields: which fields train: a name or a sequence of names from
+            ``("weights", "biases", "temperature", "noise")``.
         tol: stop early once the mean objective over the last ``patience`` steps
             exceeds the mean over the ``patience`` steps before by less than ``tol``
             (None: never). With a sampled objective the test sees its noise too
-            (about 0.005 bit per step for "soft" at n = 8 with 10^4 samples), so a
-            run stops on a plateau, or, rarely, during a very slow climb.
+            (about 0.005 bit per step for the soft flux at n = 8 with 10^4 samples),
+            so a run stops on a plateau, or, rarely, during a very slow climb.
         patience: the window of the convergence test (>= 1).
         progress: show a tqdm progress bar.
 
@@ -261,19 +195,19 @@ def optimize_biases(
 
     Examples:
         >>> net = random_network(3, key=jax.random.key(0), weight_scale=3.0)
-        >>> best, history = optimize_biases(net, jax.random.key(1), "exact", steps=20)
+        >>> exact = lambda net, key: exact_flux(net)
+        >>> best, history = optimize_biases(net, jax.random.key(1), exact, steps=20)
         >>> bool(history.objective[-1] > history.objective[0])  # bits, improved
         True
     """
     check_network(net)
     check_key(key)
+    objective = _check_objective(objective)
     steps = check_int(steps, "steps", minimum=1)
     patience = check_int(patience, "patience", minimum=1)
     if tol is not None and not (isinstance(tol, (int, float)) and tol >= 0):
         raise ValueError(f"tol must be None or a number >= 0, got {tol!r}")
     n = net.num_neurons
-    if neurons is not None:
-        neurons = check_neurons(neurons, n)
     trainable = check_neurons(trainable, n, "trainable")
     fields = _field_spec(fields, net)
     if optimizer is None:
@@ -282,29 +216,34 @@ def optimize_biases(
         raise TypeError(
             f"optimizer must be an optax.GradientTransformation, got {optimizer!r}"
         )
-    function = _objective_function(objective, neurons, objective_options)
+    optimizer = optax.with_extra_args_support(optimizer)
 
     params, static = eqx.partition(_unconstrain(net, fields), _spec(net, fields))
-    noiseless = "noise" not in fields and is_noiseless(net)
     mask = _mask(params, trainable, n)
     opt_state = optimizer.init(params)
 
     @eqx.filter_jit
-    def step(params, static, mask, opt_state, key):
+    def step(params, opt_state, key):
         def loss(params):
-            current = _constrain(eqx.combine(params, static), fields)
-            value = function(_concrete_zero_noise(current, noiseless), key)
-            return -jnp.asarray(value)
+            current = _constrained(eqx.combine(params, static), fields)
+            return -jnp.asarray(objective(current, key))
 
         neg_value, grads = eqx.filter_value_and_grad(loss)(params)
         grads = jax.tree.map(jnp.multiply, grads, mask)
         # optax's rules mix Python floats with int32 counts (adam: decay**count),
         # which strict dtype promotion rejects; scope the standard rules to them.
         with jax.numpy_dtype_promotion("standard"):
-            updates, opt_state = optimizer.update(grads, opt_state, params)
+            updates, opt_state = optimizer.update(
+                grads,
+                opt_state,
+                params,
+                value=neg_value,
+                grad=grads,
+                value_fn=loss,
+            )
         updates = jax.tree.map(jnp.multiply, updates, mask)
         params = eqx.apply_updates(params, updates)
-        grad_norm = jnp.sqrt(sum(jnp.sum(g**2) for g in jax.tree.leaves(grads)))
+        grad_norm = optax.tree.norm(grads)
         finite = jnp.isfinite(neg_value) & jnp.isfinite(grad_norm)
         for leaf in jax.tree.leaves(params):
             finite = finite & jnp.all(jnp.isfinite(leaf))
@@ -319,7 +258,7 @@ def optimize_biases(
     try:
         for t in range(steps):
             new_params, new_state, value, grad_norm, finite = step(
-                params, static, mask, opt_state, jr.fold_in(key, t)
+                params, opt_state, jr.fold_in(key, t)
             )
             if not bool(finite):
                 raise FloatingPointError(
@@ -329,11 +268,11 @@ def optimize_biases(
                     "the learning rate or check the objective."
                 )
             params, opt_state = new_params, new_state
-            values.append(float(value))
-            norms.append(float(grad_norm))
+            values.append(value)
+            norms.append(grad_norm)
             if bar is not None:
                 bar.update(1)
-                bar.set_postfix(objective=f"{values[-1]:.4f}")
+                bar.set_postfix(objective=f"{float(value):.4f}")
             if tol is not None and len(values) >= 2 * patience:
                 recent = np.mean(values[-patience:])
                 before = np.mean(values[-2 * patience : -patience])
@@ -343,11 +282,11 @@ def optimize_biases(
     finally:
         if bar is not None:
             bar.close()
-    net = _constrain(eqx.combine(params, static), fields)
+    net = _constrained(eqx.combine(params, static), fields)
     history = History(
-        objective=np.asarray(values, np.float64),
-        grad_norm=np.asarray(norms, np.float64),
-        converged=converged,
+        objective=jnp.stack(values),
+        grad_norm=jnp.stack(norms),
+        converged=jnp.bool_(converged),
     )
     return net, history
 
@@ -380,7 +319,6 @@ def self_organize(
     rate: float = 0.01,
     target: float = 0.5,
     neurons=None,
-    rule: str = "sample",
     burn_in: int = 0,
     record=None,
     snapshots: int = 200,
@@ -390,8 +328,7 @@ def self_organize(
     After every synchronous update x_t -> x_{t+1}, each adapting neuron i moves its
     bias against its activity,
 
-        v_i <- v_i - rate * (s_i(t+1) - target)         (rule="sample", the paper's)
-        v_i <- v_i - rate * (p_i(x_t) - target)         (rule="rate": expected activity)
+        v_i <- v_i - rate * (s_i(t+1) - target),
 
     in raw weight units (inside the division by the temperature). The fixed point has
     each neuron firing a fraction ``target`` of the time. The dynamics are those of
@@ -404,7 +341,6 @@ def self_organize(
         rate: the learning rate eps > 0.
         target: the target firing probability in (0, 1).
         neurons: the neurons whose biases adapt (default all).
-        rule: "sample" or "rate".
         burn_in: updates before adaptation starts (not recorded).
         record: the neurons whose states are recorded (default ``neurons``; at most
             the ones you need, e.g. the core, to keep memory at steps * len(record)).
@@ -425,7 +361,6 @@ def self_organize(
     steps = check_int(steps, "steps", minimum=1)
     burn_in = check_int(burn_in, "burn_in", minimum=0)
     snapshots = check_int(snapshots, "snapshots", minimum=1)
-    check_choice(rule, "rule", ("sample", "rate"))
     if not (isinstance(rate, (int, float)) and rate > 0 and math.isfinite(rate)):
         raise ValueError(f"rate must be a finite number > 0, got {rate!r}")
     if not (isinstance(target, (int, float)) and 0 < target < 1):
@@ -436,7 +371,6 @@ def self_organize(
     )
     every = max(1, steps // snapshots)
     mask = jnp.zeros(net.num_neurons, bool).at[jnp.asarray(adapting)].set(True)
-    noisy = not is_noiseless(net)
     biases, (snap_steps, snap_biases, states) = _self_organize(
         net,
         key,
@@ -445,10 +379,8 @@ def self_organize(
         float(rate),
         float(target),
         mask,
-        rule,
         recorded,
         every,
-        noisy,
     )
     return eqx.tree_at(lambda n: n.biases, net, biases), SelfOrganizationHistory(
         snap_steps, snap_biases, states
@@ -456,28 +388,24 @@ def self_organize(
 
 
 @eqx.filter_jit
-def _self_organize(
-    net, key, steps, burn_in, rate, target, mask, rule, recorded, every, noisy
-):
+def _self_organize(net, key, steps, burn_in, rate, target, mask, recorded, every):
     init_key, run_key = jr.split(jr.fold_in(key, 0))  # simulate's replica 0
     x = jr.bernoulli(init_key, 0.5, (net.num_neurons,))
     index = jnp.asarray(recorded)
 
     def advance(x, biases, t):
         current = eqx.tree_at(lambda n: n.biases, net, biases)
-        draws = draw_randomness(run_key, t, x.shape, current, noisy=noisy)
-        return update(current, x, *draws), current
+        draws = draw_randomness(run_key, t, x.shape, current)
+        return update(current, x, *draws)
 
     def burn(carry, t):
         x, biases = carry
-        return (advance(x, biases, t)[0], biases), None
+        return (advance(x, biases, t), biases), None
 
     def adapt(carry, t):
         x, biases = carry
-        x_next, current = advance(x, biases, t)
-        activity = (
-            x_next.astype(biases.dtype) if rule == "sample" else current.firing_prob(x)
-        )
+        x_next = advance(x, biases, t)
+        activity = x_next.astype(biases.dtype)
         biases = biases - jnp.where(mask, rate * (activity - target), 0.0)
         return (x_next, biases), x_next[index]
 
@@ -499,6 +427,10 @@ def _self_organize(
     return carry[1], (snap_steps, snapshots, jnp.concatenate([states, tail]))
 
 
+PAIR_PROBABILITY = 0.2
+"""The hill climb's probability of perturbing two biases at once (the paper's)."""
+
+
 class HillClimbHistory(NamedTuple):
     """What :func:`hill_climb` did, one entry per iteration.
 
@@ -510,7 +442,8 @@ class HillClimbHistory(NamedTuple):
 
     Examples:
         >>> net = random_network(3, key=jax.random.key(0), weight_scale=3.0)
-        >>> _, history = hill_climb(net, jax.random.key(1), "exact", iterations=20)
+        >>> exact = lambda net, key: exact_flux(net)
+        >>> _, history = hill_climb(net, jax.random.key(1), exact, iterations=20)
         >>> history.objective.shape, history.accepted.dtype
         ((20,), dtype('bool'))
     """
@@ -522,20 +455,17 @@ class HillClimbHistory(NamedTuple):
 def hill_climb(
     net: BinaryNetwork,
     key: PRNGKeyArray,
-    objective: str | Callable[[BinaryNetwork, PRNGKeyArray], Any] = "exact",
+    objective: Objective,
     *,
     iterations: int = 500,
     step_size: float = 0.3,
     halve_at: int | None = 250,
-    pair_probability: float = 0.2,
-    neurons=None,
     trainable=None,
-    objective_options: Mapping[str, Any] | None = None,
 ) -> tuple[BinaryNetwork, HillClimbHistory]:
     """The paper's stochastic hill climb over the biases (Metzner et al. 2026, Methods).
 
     Each iteration perturbs one trainable bias, or two with probability
-    ``pair_probability``, by N(0, step^2) (step halved after ``halve_at`` iterations),
+    :data:`PAIR_PROBABILITY` (the paper's 0.2), by N(0, step^2) (step halved after ``halve_at`` iterations),
     evaluates the objective with a fresh key, and keeps the proposal if its value
     beats the stored one. The whole climb is one ``lax.scan`` (jit-compiled); restarts
     are a ``vmap`` over starting networks.
@@ -543,52 +473,42 @@ def hill_climb(
     Args:
         net: the starting network.
         key: PRNG key (proposals and the sampled objectives' simulations).
-        objective: a name in :data:`OBJECTIVES` or a callable ``(net, key) -> scalar``;
-            need not be differentiable (e.g. "triplet", the paper's sampled indicator).
+        objective: ``f(net, key) -> scalar`` to maximise; it need not be
+            differentiable (e.g. the paper's sampled triplet indicator,
+            ``lambda net, key: sum(plugin_triplet_flux(simulate(net, key, T), TRIPLETS))``).
         iterations: number of proposals (>= 1).
         step_size: SD of a perturbation (> 0), in bias units.
         halve_at: iteration after which the SD is halved (None: never).
-        pair_probability: probability of perturbing two biases at once.
-        neurons: the subset whose flux a named objective measures.
         trainable: the neurons whose biases move (default all; at least two for pairs).
-        objective_options: keyword options of a named objective.
 
     Returns:
         ``(net, history)``: the best network found and a :class:`HillClimbHistory`.
 
     Examples:
         >>> net = random_network(3, key=jax.random.key(0), weight_scale=3.0)
-        >>> best, history = hill_climb(net, jax.random.key(1), "exact", iterations=20)
+        >>> exact = lambda net, key: exact_flux(net)
+        >>> best, history = hill_climb(net, jax.random.key(1), exact, iterations=20)
         >>> round(float(exact_flux(net)), 3), round(float(exact_flux(best)), 3)
         (0.69, 0.966)
     """
     check_network(net)
     check_key(key)
+    function = _check_objective(objective)
     iterations = check_int(iterations, "iterations", minimum=1)
     if not (isinstance(step_size, (int, float)) and step_size > 0):
         raise ValueError(f"step_size must be a number > 0, got {step_size!r}")
     if halve_at is not None:
         halve_at = check_int(halve_at, "halve_at", minimum=0)
-    if not (isinstance(pair_probability, (int, float)) and 0 <= pair_probability <= 1):
-        raise ValueError(
-            f"pair_probability must lie in [0, 1], got {pair_probability!r}"
-        )
-    n = net.num_neurons
-    if neurons is not None:
-        neurons = check_neurons(neurons, n)
-    trainable = jnp.asarray(check_neurons(trainable, n, "trainable"))
-    function = _objective_function(objective, neurons, objective_options)
+    trainable = jnp.asarray(check_neurons(trainable, net.num_neurons, "trainable"))
     halve = iterations if halve_at is None else halve_at
     biases, values, accepted = _hill_climb(
         net,
-        is_noiseless(net),
         key,
         function,
         trainable,
         iterations,
         float(step_size),
         halve,
-        float(pair_probability),
     )
     return eqx.tree_at(lambda m: m.biases, net, biases), HillClimbHistory(
         values, accepted
@@ -598,18 +518,16 @@ def hill_climb(
 @eqx.filter_jit
 def _hill_climb(
     net,
-    noiseless,
     key,
     function,
     trainable,
     iterations,
     step_size,
     halve,
-    pair_probability,
 ):
     def evaluate(biases, key):
         candidate = eqx.tree_at(lambda m: m.biases, net, biases)
-        return jnp.asarray(function(_concrete_zero_noise(candidate, noiseless), key))
+        return jnp.asarray(function(candidate, key))
 
     start_key, climb_key = jr.split(key)
     start = evaluate(net.biases, start_key)
@@ -619,7 +537,7 @@ def _hill_climb(
         pick_key, pair_key, size_key, eval_key = jr.split(jr.fold_in(climb_key, i), 4)
         pool = trainable if trainable.size > 1 else jnp.tile(trainable, 2)
         chosen = jr.permutation(pick_key, pool)[:2]
-        two = (jr.uniform(pair_key) < pair_probability) & (trainable.size > 1)
+        two = (jr.uniform(pair_key) < PAIR_PROBABILITY) & (trainable.size > 1)
         sd = jnp.where(i < halve, step_size, step_size / 2)
         kicks = sd * jr.normal(size_key, (2,), biases.dtype)
         kicks = kicks.at[1].multiply(two.astype(biases.dtype))

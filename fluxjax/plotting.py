@@ -191,7 +191,8 @@ def plot_traces(
 
     Examples:
         >>> net = fj.random_network(3, key=jax.random.key(0), weight_scale=3.0)
-        >>> _, history = fj.optimize_biases(net, jax.random.key(1), "exact", steps=20)
+        >>> exact = lambda net, key: fj.exact_flux(net)
+        >>> _, history = fj.optimize_biases(net, jax.random.key(1), exact, steps=20)
         >>> fig = plot_traces({"adam": history.objective}, ylabel="flux (bit)")
     """
     ax = _axes(ax)
@@ -327,7 +328,8 @@ def plot_per_neuron(
 
     Examples:
         >>> net = fj.random_network(3, key=jax.random.key(0), weight_scale=3.0)
-        >>> best, _ = fj.hill_climb(net, jax.random.key(1), "exact", iterations=20)
+        >>> exact = lambda net, key: fj.exact_flux(net)
+        >>> best, _ = fj.hill_climb(net, jax.random.key(1), exact, iterations=20)
         >>> fig = plot_per_neuron({"start": net.biases, "hill climb": best.biases})
     """
     ax = _axes(ax)

@@ -42,12 +42,12 @@ from jaxtyping import (
 )
 
 from ._checks import check_choice, check_int, check_key, check_neurons
+from ._codes import codes_of, group_codes, pair_counts
 from .network import (
     BinaryNetwork,
     check_network,
     draw_from_stream,
     firing_threshold,
-    is_noiseless,
     recurrent_input,
     stream_key,
 )
@@ -73,7 +73,6 @@ class _Plan(NamedTuple):
     record: str
     neurons: tuple[int, ...]
     groups: tuple[tuple[int, ...], ...]
-    noisy: bool
     chunk: int
 
 
@@ -97,9 +96,7 @@ def state_codes(
             f"state codes hold at most {MAX_CODE_NEURONS} neurons, got {len(neurons)}; "
             "pass a subset with `neurons=`"
         )
-    bits = states[..., jnp.asarray(neurons)].astype(jnp.uint32)
-    powers = jnp.left_shift(jnp.uint32(1), jnp.arange(len(neurons), dtype=jnp.uint32))
-    return jnp.sum(bits * powers, axis=-1, dtype=jnp.uint32)
+    return codes_of(states, neurons)
 
 
 def _check_groups(groups, record: str, n: int) -> tuple[tuple[int, ...], ...]:
@@ -165,7 +162,7 @@ def _plan(net, steps, burn_in, record, neurons, groups, replicas, mesh) -> _Plan
         )
     groups = _check_groups(groups, record, n)
     chunk = _chunk_steps(replicas, n, mesh)
-    return _Plan(steps, burn_in, record, neurons, groups, not is_noiseless(net), chunk)
+    return _Plan(steps, burn_in, record, neurons, groups, chunk)
 
 
 def simulate(
@@ -250,13 +247,13 @@ def _simulate_one(net, key, x0, plan):
 @eqx.filter_jit
 def _simulate_batch(net, key, x0, batch, plan, mesh):
     size = _padded(batch, mesh)
-    index = _constrain(jnp.arange(size, dtype=jnp.uint32), mesh)
+    index = _shard(jnp.arange(size, dtype=jnp.uint32), mesh)
     keys = jax.vmap(lambda i: jr.fold_in(key, i))(index)
     if x0 is not None:
         x0 = jnp.broadcast_to(x0, (batch, x0.shape[-1]))
-        x0 = _constrain(_pad(x0, size), mesh)
+        x0 = _shard(_pad(x0, size), mesh)
     out = _simulate_replicas(net, None, keys, x0, plan, mesh)
-    return _constrain(out, mesh)[:batch]
+    return _shard(out, mesh)[:batch]
 
 
 def _padded(size: int, mesh: Mesh | None) -> int:
@@ -270,7 +267,7 @@ def _pad(x: Array, size: int) -> Array:
     return jnp.concatenate([x, jnp.repeat(x[:1], size - x.shape[0], axis=0)])
 
 
-def _constrain(x, mesh: Mesh | None):
+def _shard(x, mesh: Mesh | None):
     """Shards the leading (ensemble) axis of every array in ``x`` over ``mesh``."""
     if mesh is None:
         return x
@@ -293,7 +290,7 @@ def _simulate_replicas(net, net_axes, keys, x0, plan: _Plan, mesh=None) -> Array
         return x, stream_key(run_key)
 
     x, streams = jax.vmap(begin, in_axes=(0, None if x0 is None else 0))(keys, x0)
-    x, streams = _constrain((x, streams), mesh)
+    x, streams = _shard((x, streams), mesh)
     x, _ = _run(net, net_axes, streams, x, 0, plan.burn_in, plan, None)
     _, out = _run(
         net, net_axes, streams, x, plan.burn_in, plan.steps, plan, plan.record
@@ -321,9 +318,7 @@ def _run(net, net_axes, streams, x, start: int, length: int, plan: _Plan, record
     within = jnp.arange(chunk, dtype=jnp.uint32)
 
     def thresholds(stream, net, first):  # one replica's (chunk, n) thresholds
-        draws = draw_from_stream(
-            stream, first, (n,), net, noisy=plan.noisy, num_steps=chunk
-        )
+        draws = draw_from_stream(stream, first, (n,), net, num_steps=chunk)
         return firing_threshold(net, *draws)
 
     batch_thresholds = jax.vmap(thresholds, in_axes=(0, net_axes, None))
@@ -377,27 +372,12 @@ def _run(net, net_axes, streams, x, start: int, length: int, plan: _Plan, record
     return x, out
 
 
-def _group_codes(states: Array, groups) -> Array:
-    """``(..., K)`` int32 codes sum_i x[g_i] 2^i of each group g."""
-    return jnp.stack(
-        [
-            sum(states[..., i].astype(jnp.int32) << k for k, i in enumerate(g))
-            for g in groups
-        ],
-        axis=-1,
-    )
-
-
 def _pair_counts(previous: Array, current: Array, valid: Array, groups) -> Array:
     """``(K, K, S, S)`` counts of (c_k(previous), c_l(current)) over the valid rows."""
-    K, S = len(groups), 1 << max(map(len, groups))
-    a = _group_codes(previous, groups)  # (P, K)
-    b = _group_codes(current, groups)
-    pair = jnp.arange(K * K, dtype=jnp.int32).reshape(K, K) * (S * S)
-    index = pair + a[:, :, None] * S + b[:, None, :]  # (P, K, K)
-    index = jnp.where(valid[:, None, None], index, K * K * S * S).reshape(-1)
-    counts = jnp.zeros(K * K * S * S, jnp.int32).at[index].add(1, mode="drop")
-    return counts.reshape(K, K, S, S)
+    S = 1 << max(map(len, groups))
+    return pair_counts(
+        group_codes(previous, groups), group_codes(current, groups), valid, S
+    )
 
 
 def stack_networks(
@@ -405,8 +385,10 @@ def stack_networks(
 ) -> tuple[BinaryNetwork, BinaryNetwork]:
     """Stacks same-sized networks along a new leading axis, for ``vmap``.
 
-    Fields that are equal in every network stay unstacked (so a noiseless ensemble is
-    still known to be noiseless); the weights are stacked when all fields are equal.
+    Fields that are equal in every network stay unstacked (shared weights make each
+    update one matrix product); the weights are stacked when all fields are equal. If
+    some networks are noiseless and others not, the noiseless ones get a zero noise
+    (their trajectories are bit-identical either way, see :func:`draw_randomness`).
     Returns ``(stacked, in_axes)`` where ``in_axes`` is the matching pytree of 0 / None
     for ``eqx.filter_vmap``.
 
@@ -422,14 +404,12 @@ def stack_networks(
     shapes = {jax.tree.map(jnp.shape, net).weights for net in nets}
     if len(shapes) != 1:
         raise ValueError(f"nets must all have the same size, got weights {shapes}")
-    columns = zip(*(jax.tree.leaves(net) for net in nets), strict=True)
+    if len({net.noise is None for net in nets}) > 1:
+        nets = [_with_zero_noise(net) for net in nets]
+    columns = list(zip(*(jax.tree.leaves(net) for net in nets), strict=True))
     leaves, axes = [], []
-    for column in columns:
+    for column, same in zip(columns, _equal_columns(columns), strict=True):
         first = column[0]
-        same = all(
-            leaf.shape == first.shape and bool(jnp.array_equal(leaf, first))
-            for leaf in column
-        )
         if not same:  # a scalar temperature or noise beside per-neuron ones
             shape = max((leaf.shape for leaf in column), key=len)
             column = [jnp.broadcast_to(leaf, shape) for leaf in column]
@@ -439,6 +419,26 @@ def stack_networks(
         leaves[0], axes[0] = jnp.stack([jax.tree.leaves(net)[0] for net in nets]), 0
     treedef = jax.tree.structure(nets[0])
     return jax.tree.unflatten(treedef, leaves), jax.tree.unflatten(treedef, axes)
+
+
+def _equal_columns(columns: list[tuple[Array, ...]]) -> list[bool]:
+    """Per column of leaves, whether all are equal: one device call, one host read."""
+    shaped = [len({leaf.shape for leaf in column}) == 1 for column in columns]
+    flags = jnp.stack(
+        [
+            jnp.all(jnp.stack(column) == column[0]) if same else jnp.bool_(False)
+            for column, same in zip(columns, shaped, strict=True)
+        ]
+    )
+    return np.asarray(flags).tolist()
+
+
+def _with_zero_noise(net: BinaryNetwork) -> BinaryNetwork:
+    """``net`` with a zero noise array in place of None (bypassing the constructor)."""
+    if net.noise is not None:
+        return net
+    zero = jnp.zeros((), net.weights.dtype)
+    return eqx.tree_at(lambda n: n.noise, net, zero, is_leaf=lambda x: x is None)
 
 
 def simulate_ensemble(
@@ -500,7 +500,6 @@ def simulate_ensemble(
         keys = jax.vmap(lambda k: jr.fold_in(key, k))(jnp.arange(size))
     mesh = _mesh(devices, size)
     plan = _plan(nets[0], steps, burn_in, record, neurons, groups, size, mesh)
-    plan = plan._replace(noisy=not is_noiseless(stacked))
     group = _ensemble_group(in_axes, mesh, devices)
     if size <= group:
         return _simulate_ensemble(stacked, in_axes, keys, size, plan, mesh)
@@ -511,7 +510,6 @@ def simulate_ensemble(
         part_plan = _plan(
             part[0], steps, burn_in, record, neurons, groups, len(part), part_mesh
         )
-        part_plan = part_plan._replace(noisy=plan.noisy)
         part_stacked, part_axes = stack_networks(part)
         keys_part = keys[start : start + group]
         parts.append(
@@ -541,14 +539,14 @@ def _ensemble_group(in_axes: BinaryNetwork, mesh: Mesh | None, devices) -> int:
 @eqx.filter_jit
 def _simulate_ensemble(stacked, in_axes, keys, size, plan, mesh):
     leaves, treedef = jax.tree.flatten(stacked)
-    axes = jax.tree.leaves(in_axes, is_leaf=lambda axis: axis is None)
+    axes = treedef.flatten_up_to(in_axes)
     padded = _padded(size, mesh)
     leaves = [
-        leaf if axis is None else _constrain(_pad(leaf, padded), mesh)
+        leaf if axis is None else _shard(_pad(leaf, padded), mesh)
         for leaf, axis in zip(leaves, axes, strict=True)
     ]
     stacked = jax.tree.unflatten(treedef, leaves)
-    keys = _constrain(_pad(keys, padded), mesh)
+    keys = _shard(_pad(keys, padded), mesh)
     keys = jax.vmap(lambda k: jr.fold_in(k, 0))(keys)  # as simulate(nets[k], key[k])
     out = _simulate_replicas(stacked, in_axes, keys, None, plan, mesh)
-    return _constrain(out, mesh)[:size]
+    return _shard(out, mesh)[:size]

@@ -4,8 +4,20 @@ import numpy as np
 import pytest
 
 
-jax.config.update("jax_enable_x64", True)
+# The suite runs in JAX's default float32, as users do. Tests that compare against a
+# float64 reference at tight tolerances say so with @pytest.mark.float64 (or a module
+# ``pytestmark``), which switches x64 on for that test alone.
 jax.config.update("jax_numpy_dtype_promotion", "strict")
+
+
+@pytest.fixture(autouse=True)
+def _precision(request):
+    """Float64 for tests marked ``float64``; JAX's default float32 otherwise."""
+    if request.node.get_closest_marker("float64") is None:
+        yield
+        return
+    with jax.enable_x64(True):
+        yield
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ State code: code(x) = sum_i x_i 2**i (neuron 0 = least significant bit).
 All information quantities are in bits.  float64 throughout.
 
 Deliberately written without any reference to fluxjax; the logistic-normal
-integral uses scipy.integrate.quad (the library uses Gauss-Hermite).
+integral uses scipy.integrate.quad (the library uses a 257-node trapezoidal rule).
 """
 
 import math
@@ -322,7 +322,7 @@ def miller_madow_flux(states):
     )
 
 
-def triplet_flux(states, triplets):
+def plugin_triplet_flux(states, triplets):
     """(intra, inter) in bits: mean MI(c_k(t); c_k(t+1)) and mean over k != l of MI(c_k(t); c_l(t+1))."""
     s = np.asarray(states).astype(np.int64)
     codes = [s[:, a] + 2 * s[:, b_] + 4 * s[:, c] for (a, b_, c) in triplets]

@@ -98,7 +98,7 @@ def test_groups_and_fields():
     np.testing.assert_array_equal(groups["excitatory"], EXC)
     np.testing.assert_array_equal(np.asarray(net.biases), 0.0)
     assert net.temperature.shape == () and float(net.temperature) == 5.0
-    assert net.noise.shape == () and float(net.noise) == 0.0
+    assert net.noise is None  # noiseless: structure
 
 
 def test_edge_counts_per_region():
@@ -420,7 +420,7 @@ def test_random_network():
 
 def test_integer_scalars_accepted():
     net, _ = l5_microcircuit(42, t0=5, noise=0, inhibitory_weight=-5, core_density=0)
-    assert float(net.temperature) == 5.0 and float(net.noise) == 0.0
+    assert float(net.temperature) == 5.0 and net.noise is None
     assert np.count_nonzero(_W(net)[:10, :10]) == 0
     net = random_network(3, key=jr.key(1), temperature=2, noise=1)
     assert float(net.temperature) == 2.0

@@ -33,15 +33,13 @@ def _globs():
 @pytest.mark.parametrize("name", MODULES)
 def test_docstring_examples_run(name):
     module = importlib.import_module(name)
-    # The examples print float32 values; the test suite enables x64 globally.
-    try:
-        with jax.enable_x64(False):
-            failed, attempted = doctest.testmod(
-                module,
-                extraglobs=_globs(),
-                optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE,
-                report=True,
-            )
+    try:  # the examples print JAX's default float32 values
+        failed, attempted = doctest.testmod(
+            module,
+            extraglobs=_globs(),
+            optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE,
+            report=True,
+        )
     finally:
         plt.close("all")
     _attempted[name] = attempted

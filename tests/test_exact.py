@@ -24,6 +24,7 @@ CASES = [
 ]
 
 
+@pytest.mark.float64
 @pytest.mark.parametrize(("n", "temperature", "noise"), CASES)
 def test_flux_entropy_conditional_entropy_match_reference(n, temperature, noise):
     W, b, net = random_case(n, n, temperature=temperature, noise=noise)
@@ -51,6 +52,7 @@ def test_flux_matches_reference_at_n10(noise):
     assert abs(fj.exact_entropy(net) - ref.entropy(W, b, 1.3, noise)) < 1e-10
 
 
+@pytest.mark.float64
 def test_per_neuron_temperature_and_noise():
     W, b = random_weights(np.random.default_rng(11), 5)
     temperature, noise = np.linspace(0.5, 2.0, 5), np.linspace(0.0, 2.0, 5)
@@ -58,6 +60,7 @@ def test_per_neuron_temperature_and_noise():
     assert abs(fj.exact_flux(net) - ref.flux(W, b, temperature, noise)) < 1e-10
 
 
+@pytest.mark.float64
 @pytest.mark.parametrize("neurons", [[0], [1, 3], [4, 0, 2], [5, 4, 3, 2, 1, 0]])
 def test_subset_flux_matches_reference(neurons):
     W, b, net = random_case(12, 6, noise=0.5)
@@ -67,6 +70,7 @@ def test_subset_flux_matches_reference(neurons):
     )
 
 
+@pytest.mark.float64
 @pytest.mark.parametrize("target", [[0], [2, 3], [0, 1, 4]])
 def test_transfer_entropy_matches_reference(target):
     W, b, net = random_case(13, 5, temperature=1.2)
@@ -74,6 +78,7 @@ def test_transfer_entropy_matches_reference(target):
     assert abs(fj.exact_transfer_entropy(net, target) - expected) < 1e-10
 
 
+@pytest.mark.float64
 def test_transfer_entropy_from_a_partial_source():
     """TE from a source that is not all the rest: H(T'|T) - H(T'|T,S) from the joint."""
     W, b, net = random_case(14, 4)
@@ -91,6 +96,7 @@ def test_transfer_entropy_from_a_partial_source():
     assert abs(fj.exact_transfer_entropy(net, target, source) - expected) < 1e-10
 
 
+@pytest.mark.float64
 def test_triplet_flux_exact_matches_reference_joint():
     W, b, net = random_case(15, 7, noise=0.4)
     triplets = [(0, 1, 2), (3, 4, 5), (6,)]
@@ -110,6 +116,7 @@ def central_difference(f, x, eps=1e-6):
     return grad
 
 
+@pytest.mark.float64
 @pytest.mark.parametrize("noise", [0.0, 0.9])
 def test_gradients_match_finite_differences_of_the_reference(noise):
     """d flux / d (biases, weights, temperature, noise) vs central differences of the
@@ -148,6 +155,7 @@ def test_subset_and_entropy_gradients_match_finite_differences():
         assert np.linalg.norm(got - expected) < 1e-6 * np.linalg.norm(expected)
 
 
+@pytest.mark.float64
 def test_closed_forms():
     """Independent neurons carry no flux; a sticky neuron is a binary symmetric channel."""
     independent = fj.BinaryNetwork(np.zeros((3, 3)), np.array([0.3, -1.0, 2.0]))
@@ -162,6 +170,7 @@ def test_closed_forms():
     assert abs(fj.exact_entropy(sticky) - 1.0) < 1e-12
 
 
+@pytest.mark.float64
 def test_jit_and_vmap_over_networks():
     nets = [random_case(seed, 4)[2] for seed in range(3)]
     stacked = jax.tree.map(lambda *x: jnp.stack(x), *nets)
@@ -186,6 +195,7 @@ def test_size_guard_names_memory():
         fj.exact_flux(np.zeros((3, 3)))
 
 
+@pytest.mark.float64
 def test_float32_gradient_is_finite_when_probabilities_round_to_zero():
     """Seed 42's core (first nine neurons, zero biases) has stationary probabilities
     of ~1e-9, which float32 rounds to zero: the gradient stays finite and close to

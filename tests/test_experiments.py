@@ -187,13 +187,19 @@ def test_gradient_optimum_is_a_local_maximum_of_the_reference_flux():
     net = fj.BinaryNetwork(W, np.zeros(6), 1.0, 0.0)
     config = dataclasses.replace(TINY, gradient_steps=150)
     optimum, _, _ = optimization._gradient_optimum(
-        net, jax.random.key(3), "exact", config, (fj.exact_flux, range(6))
+        net,
+        jax.random.key(3),
+        optimization._exact_flux_objective,
+        config,
+        (fj.exact_flux, range(6)),
     )
     biases = np.asarray(optimum.biases)
     best = ref.flux(W, biases)
     for _, moved in _single_bias_changes(biases):
         assert ref.flux(W, moved) <= best + 1e-12
-    climbed, _ = fj.hill_climb(net, jax.random.key(4), "exact", iterations=500)
+    climbed, _ = fj.hill_climb(
+        net, jax.random.key(4), optimization._exact_flux_objective, iterations=500
+    )
     assert best >= ref.flux(W, np.asarray(climbed.biases)) - 1e-12
     assert best > ref.flux(W, np.zeros(6)) + 0.01
 
@@ -210,7 +216,7 @@ def test_isolated_core_indicator_optimum_is_a_local_maximum():
     optimum, _, _ = optimization._gradient_optimum(
         core,
         jax.random.key(0),
-        "exact_triplet",
+        optimization._indicator,
         config,
         (optimization._indicator, optimization.MEASURED),
     )

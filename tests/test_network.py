@@ -10,6 +10,7 @@ from jax.test_util import check_grads
 import fluxjax as fj
 
 
+@pytest.mark.float64
 @pytest.mark.parametrize("noise", [0.0, 0.5, 2.0, 5.0])
 def test_firing_prob_matches_adaptive_quadrature(noise):
     rng = np.random.default_rng(1)
@@ -32,6 +33,7 @@ def test_firing_prob_accuracy_at_large_noise(noise, tolerance):
     np.testing.assert_allclose(net.firing_prob(np.zeros(81)), expected, atol=tolerance)
 
 
+@pytest.mark.float64
 def test_per_neuron_noise_and_temperature():
     rng = np.random.default_rng(2)
     W, b = random_weights(rng, 4)
@@ -54,6 +56,7 @@ def test_step_matches_firing_probability(getkey):
     np.testing.assert_array_less(np.abs(fired - p), 5 * np.sqrt(p * (1 - p) / draws))
 
 
+@pytest.mark.float64
 def test_firing_prob_gradients_match_finite_differences():
     rng = np.random.default_rng(4)
     W, b = random_weights(rng, 3)
@@ -131,14 +134,22 @@ def test_tree_at_and_jit_keep_working():
     )
 
 
-def test_known_zero_noise_skips_the_quadrature_with_the_same_value():
-    """A concrete zero noise gives sigmoid(m) directly; a traced zero noise (inside
-    jit) integrates; both equal the reference to 1e-15."""
+@pytest.mark.float64
+def test_zero_noise_is_structure_and_the_integral_agrees_at_zero():
+    """A zero noise is stored as None (noiseless: sigmoid(m), inside a caller's jit
+    too); the quadrature on an explicit zero sigma gives the same values; both equal
+    the reference to 1e-15."""
     W, b = random_weights(np.random.default_rng(8), 5)
     net = fj.BinaryNetwork(W, b, 2.0, 0.0)
+    assert net.noise is None and fj.BinaryNetwork(W, b, 2.0, [0.0] * 5).noise is None
+    assert jax.tree.leaves(net) == [net.weights, net.biases, net.temperature]
     x = ref.all_states(5)
-    direct = net.firing_prob(x)
-    integrated = jax.jit(lambda n: n.firing_prob(x))(net)
+    direct = jax.jit(lambda n: n.firing_prob(x))(net)
+    zero = eqx.tree_at(lambda n: n.noise, net, 0.0, is_leaf=lambda v: v is None)
+    integrated = jax.jit(lambda n: n.firing_prob(x))(zero)
     expected = ref.firing_prob(W, b, 2.0, 0.0, x)
     np.testing.assert_allclose(direct, expected, rtol=0, atol=1e-15)
     np.testing.assert_allclose(integrated, expected, rtol=0, atol=1e-15)
+    log_fire, log_silent = jax.jit(lambda n: n.log_probs(x))(zero)
+    np.testing.assert_allclose(np.exp(log_fire), expected, rtol=1e-13)
+    np.testing.assert_allclose(np.exp(log_silent), 1 - expected, rtol=1e-13)

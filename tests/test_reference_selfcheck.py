@@ -173,7 +173,7 @@ def test_triplet_flux_lagged_copy():
     s = np.zeros((T, 6), dtype=bool)
     s[:, :3] = rng.integers(0, 2, (T, 3))
     s[1:, 3:] = s[:-1, :3]  # triplet 1 at t+1 = triplet 0 at t
-    intra, inter = ref.triplet_flux(s, [(0, 1, 2), (3, 4, 5)])
+    intra, inter = ref.plugin_triplet_flux(s, [(0, 1, 2), (3, 4, 5)])
     c0 = s[:, 0] + 2 * s[:, 1] + 4 * s[:, 2]
     c1 = s[:, 3] + 2 * s[:, 4] + 4 * s[:, 5]
     assert intra < 2e-3

@@ -10,20 +10,28 @@ from conftest import random_weights
 import fluxjax as fj
 
 
-def test_rate_rule_on_independent_neurons_converges_to_the_logit():
-    """With zero weights p_i = sigmoid(v_i / T), and v <- v - eps (p - target) is a
-    deterministic contraction to v* = T logit(target)."""
-    T, target = 2.0, 0.3
+def exact(net, key):
+    """The exact flux as an objective (net, key) -> bits."""
+    return fj.exact_flux(net)
+
+
+def test_rule_on_independent_neurons_settles_at_the_logit():
+    """With zero weights p_i = sigmoid(v_i / T): v <- v - eps (s - target) drifts to
+    v* = T logit(target). Linearised there, v is an AR(1) process with stationary
+    variance eps T / 2 (SD 0.045 at eps = 0.002, T = 2) and correlation time
+    T / (eps p (1 - p)) ~ 4800 steps, so the mean over the last 10^5 steps has an SD
+    of about 0.01; the tolerance is five of those."""
+    T, target, rate = 2.0, 0.3, 0.002
     net = fj.BinaryNetwork(np.zeros((3, 3)), np.array([4.0, -4.0, 0.0]), temperature=T)
-    final, history = fj.self_organize(
-        net, jax.random.key(0), 20_000, rate=0.05, target=target, rule="rate"
+    _, history = fj.self_organize(
+        net, jax.random.key(0), 200_000, rate=rate, target=target, snapshots=200
     )
-    np.testing.assert_allclose(
-        final.biases, T * np.log(target / (1 - target)), atol=1e-6
-    )
+    settled = np.asarray(history.biases)[100:].mean(axis=0)
+    np.testing.assert_allclose(settled, T * np.log(target / (1 - target)), atol=0.05)
     assert history.biases.shape[1] == 3
 
 
+@pytest.mark.float64
 def test_sample_rule_is_the_sum_of_the_recorded_activity():
     """v_final = v_0 - eps * sum_t (s(t+1) - target) over the recorded states: the
     rule's bias trajectory is fixed by the states it produced."""
@@ -44,6 +52,7 @@ def test_sample_rule_is_the_sum_of_the_recorded_activity():
     )
 
 
+@pytest.mark.float64
 def test_adapting_subset_and_vanishing_rate_follow_simulate():
     """With a vanishing rate the biases do not move the dynamics: the states equal
     simulate's with the same key, burn-in and recorded neurons, bit for bit; neurons
@@ -75,7 +84,6 @@ def test_sample_rule_finds_half_firing_in_a_recurrent_net():
     [
         (dict(rate=0.0), ValueError, "rate"),
         (dict(target=1.0), ValueError, "target"),
-        (dict(rule="hebb"), ValueError, "rule"),
         (dict(neurons=[7]), ValueError, "neurons"),
         (dict(snapshots=0), ValueError, "snapshots"),
     ],
@@ -86,11 +94,12 @@ def test_self_organize_validation(kwargs, error, match):
         fj.self_organize(net, jax.random.key(0), 10, **kwargs)
 
 
+@pytest.mark.float64
 def test_hill_climb_never_gets_worse_and_reports_the_exact_value():
     W, b = random_weights(np.random.default_rng(4), 5)
     net = fj.BinaryNetwork(W, np.zeros(5), 1.0, 0.3)
     start = float(fj.exact_flux(net))
-    best, history = fj.hill_climb(net, jax.random.key(4), "exact", iterations=300)
+    best, history = fj.hill_climb(net, jax.random.key(4), exact, iterations=300)
     values = np.asarray(history.objective)
     assert np.all(np.diff(values) >= 0) and values[-1] > start
     assert abs(float(fj.exact_flux(best)) - values[-1]) < 1e-12
@@ -107,12 +116,12 @@ def test_hill_climb_reaches_the_gradient_optimum_on_a_small_net():
     W, b = random_weights(np.random.default_rng(5), 4)
     net = fj.BinaryNetwork(W, np.zeros(4), 1.0, 0.5)
     climbed, _ = fj.hill_climb(
-        net, jax.random.key(5), "exact", iterations=3_000, halve_at=1_500
+        net, jax.random.key(5), exact, iterations=3_000, halve_at=1_500
     )
     ascended, _ = fj.optimize_biases(
         net,
         jax.random.key(6),
-        "exact",
+        exact,
         steps=2_000,
         optimizer=optax.adam(0.05),
         tol=1e-9,
@@ -120,30 +129,28 @@ def test_hill_climb_reaches_the_gradient_optimum_on_a_small_net():
     assert abs(float(fj.exact_flux(climbed)) - float(fj.exact_flux(ascended))) < 1e-3
 
 
+@pytest.mark.float64
 def test_hill_climb_moves_only_trainable_biases():
     W, b = random_weights(np.random.default_rng(6), 4)
     net = fj.BinaryNetwork(W, b)
     best, _ = fj.hill_climb(
-        net, jax.random.key(7), "exact", iterations=100, trainable=[1, 3]
+        net, jax.random.key(7), exact, iterations=100, trainable=[1, 3]
     )
     np.testing.assert_array_equal(best.biases[np.array([0, 2])], b[[0, 2]])
     single, _ = fj.hill_climb(
-        net, jax.random.key(8), "exact", iterations=50, trainable=[2]
+        net, jax.random.key(8), exact, iterations=50, trainable=[2]
     )
     np.testing.assert_array_equal(single.biases[np.array([0, 1, 3])], b[[0, 1, 3]])
 
 
-def test_exact_triplet_objective_is_the_exact_indicator():
+def test_history_records_the_objective_before_each_step():
     W, b = random_weights(np.random.default_rng(7), 7)
     net = fj.BinaryNetwork(W, b)
     triplets = [(0, 1, 2), (3, 4, 5)]
+    indicator = lambda net, key: sum(fj.exact_triplet_flux(net, triplets))
     best, history = fj.optimize_biases(
-        net,
-        jax.random.key(0),
-        "exact_triplet",
-        steps=5,
-        objective_options={"triplets": triplets},
-        tol=None,
+        net, jax.random.key(0), indicator, steps=5, tol=None
     )
     intra, inter = fj.exact_triplet_flux(net, triplets)
-    assert abs(history.objective[0] - float(intra + inter)) < 1e-12
+    # the same float32 arithmetic, jitted there: equal to a few ulp of 0.25 bit
+    assert abs(history.objective[0] - (intra + inter)) < 1e-6

@@ -71,6 +71,7 @@ def numpy_draws(stream, counters, gaussian_bits=32):
     return math.sqrt(2.0) * scipy.special.erfinv(v), uniforms
 
 
+@pytest.mark.float64
 @pytest.mark.parametrize("dtype", [jnp.float64, jnp.float32])
 def test_matches_numpy_loop_given_the_documented_draws(getkey, dtype):
     """A plain numpy loop fed the documented draws (the Threefry counters (t, i) under
@@ -140,6 +141,7 @@ def test_random_words_of_several_steps_are_the_single_steps(getkey):
         np.testing.assert_array_equal(w1[t], one[1])
 
 
+@pytest.mark.float64
 @pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
 def test_bernoulli_draws_keep_the_full_32_bit_resolution(dtype):
     """L(w) = logit((w + 1/2) 2^-32) is odd under w -> 2^32 - 1 - w, non-decreasing
@@ -158,6 +160,7 @@ def test_bernoulli_draws_keep_the_full_32_bit_resolution(dtype):
     assert np.sum(L < -21.0) == 3 and np.sum(L > 21.0) == 3
 
 
+@pytest.mark.float64
 @pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
 def test_gaussian_draws(dtype):
     """xi(w) is odd under w -> ~w, equals sqrt(2) erfinv(v) (Giles' float32 polynomial
@@ -280,8 +283,9 @@ def test_pair_counts_match_the_recorded_states(getkey):
         np.testing.assert_array_equal(together[k], numpy_pair_counts(alone, groups))
 
 
+@pytest.mark.float64
 def test_streamed_indicator_equals_the_indicator_of_stored_states(getkey):
-    """flux_indicator (streamed counts) == triplet_flux of record_core's states and the
+    """flux_indicator (streamed counts) == plugin_triplet_flux of record_core's states and the
     numpy reference on them, for the same keys (12 neurons, core = neurons 2..11)."""
     nets = [small_net(seed, n=12, noise=0.5) for seed in range(3)]
     config = StudyConfig(num_seeds=3, steps=3_000, burn_in=50)
@@ -289,10 +293,10 @@ def test_streamed_indicator_equals_the_indicator_of_stored_states(getkey):
     key = getkey()
     intra, inter = flux_indicator(nets, key, config, core)
     states = record_core(nets, key, config, core)
-    expected = fj.triplet_flux(states, TRIPLETS)
+    expected = fj.plugin_triplet_flux(states, TRIPLETS)
     np.testing.assert_allclose(intra, expected[0], rtol=1e-10, atol=1e-14)
     np.testing.assert_allclose(inter, expected[1], rtol=1e-10, atol=1e-14)
-    numpy_intra, numpy_inter = ref.triplet_flux(np.asarray(states[1]), TRIPLETS)
+    numpy_intra, numpy_inter = ref.plugin_triplet_flux(np.asarray(states[1]), TRIPLETS)
     np.testing.assert_allclose([intra[1], inter[1]], [numpy_intra, numpy_inter])
 
 
@@ -482,13 +486,24 @@ def test_stack_networks_keeps_shared_fields_unbatched():
     a, b = small_net(0), small_net(1)
     stacked, axes = fj.stack_networks([a, b])
     assert stacked.weights.shape == (2, 4, 4) and axes.weights == 0
-    assert stacked.noise.shape == () and axes.noise is None
+    assert stacked.noise is None and axes.noise is None  # noiseless: structure
     with pytest.raises(ValueError, match="same size"):
         fj.stack_networks([a, small_net(0, n=3)])
     with pytest.raises(TypeError, match="nets"):
         fj.stack_networks([])
 
 
+def test_ensemble_of_noiseless_and_noisy_networks_equals_separate_runs(getkey):
+    quiet, loud = small_net(0), small_net(0, noise=0.7)
+    assert quiet.noise is None and loud.noise is not None
+    key = getkey()
+    together = fj.simulate_ensemble([quiet, loud], key, 50, burn_in=3)
+    for k, net in enumerate([quiet, loud]):
+        alone = fj.simulate(net, jr.fold_in(key, k), 50, burn_in=3)
+        np.testing.assert_array_equal(together[k], alone)
+
+
+@pytest.mark.float64
 def test_stack_networks_broadcasts_scalar_beside_vector_fields():
     a = small_net(0, noise=0.5)
     b = fj.BinaryNetwork(a.weights, a.biases, 1.0, np.array([0.1, 0.2, 0.3, 0.4]))

@@ -162,11 +162,13 @@ def test_value_and_gradients_match_exact(name, replicates):
 
 def test_independent_neurons_have_zero_flux_and_gradient(replicates):
     """Without weights P(x'|x) does not depend on x, so q^ = P and the flip control
-    variate makes every F_t vanish: value and gradient are zero to rounding."""
+    variate makes every F_t vanish: value and gradient are zero to rounding (a few
+    dozen ulp of the O(1)-nat terms: 64 eps; measured 19 eps in float32)."""
     (values, grads), _ = replicates["independent"]
-    assert np.max(np.abs(values)) < 1e-12
-    assert np.max(np.abs(grads.biases)) < 1e-10
-    assert np.max(np.abs(grads.weights)) < 1e-10
+    eps = np.finfo(np.asarray(values).dtype).eps
+    assert np.max(np.abs(values)) < 64 * eps
+    assert np.max(np.abs(grads.biases)) < 64 * eps
+    assert np.max(np.abs(grads.weights)) < 64 * eps
 
 
 @pytest.mark.parametrize("neurons", [[0, 2, 3]])
@@ -214,9 +216,11 @@ def test_correlation_proxy_matches_exact(name, replicates):
 
 
 def test_correlation_proxy_of_independent_neurons_is_zero(replicates):
-    """The Rao-Blackwellised moments make the covariance exactly 0 when W = 0."""
+    """The Rao-Blackwellised moments make the covariance exactly 0 when W = 0: the
+    rounding of E[x p] - E[x] E[p] (a few ulp) over a variance of about 1/4 leaves
+    tens of ulp (measured 33 eps in float32); the bound is 256 eps."""
     _, (values, grads) = replicates["independent"]
-    assert np.max(np.abs(values)) < 1e-12
+    assert np.max(np.abs(values)) < 256 * np.finfo(np.asarray(values).dtype).eps
     assert np.all(np.isfinite(grads.biases))
 
 
@@ -245,6 +249,7 @@ def test_float32_keys_and_the_full_subset(getkey):
     assert run(getkey())[0] != value
 
 
+@pytest.mark.float64
 def test_chunked_sums_do_not_depend_on_the_chunk_size():
     """The chunked passes see rows padded to a multiple of the chunk size with weight
     0: sums, per-row maps and gradients (through the rematerialised scan) equal the

@@ -185,7 +185,7 @@ def flux_indicator(
     Streamed: the simulation returns only the (3, 3, 8, 8) counts of successive triplet
     codes (``record="pair_counts"``), so memory does not grow with ``config.steps``.
     Network k uses the key ``fold_in(key, k)``, so the values equal
-    ``triplet_flux(record_core(nets, key, config, neurons), TRIPLETS)``.
+    ``plugin_triplet_flux(record_core(nets, key, config, neurons), TRIPLETS)``.
     """
     groups = [[neurons[i] for i in triplet] for triplet in TRIPLETS]
     keys = _member_keys(key, len(nets))
@@ -197,7 +197,7 @@ def flux_indicator(
         record="pair_counts",
         groups=groups,
     )
-    intra, inter = fj.triplet_flux_from_counts(counts)
+    intra, inter = fj.plugin_triplet_flux_from_counts(counts)
     return np.asarray(intra, np.float64), np.asarray(inter, np.float64)
 
 
@@ -224,8 +224,8 @@ def _exact_indicator(stacked, axes):
     )(stacked)
 
 
-def with_fields(net: fj.BinaryNetwork, **fields) -> fj.BinaryNetwork:
-    """A copy of ``net`` with some of biases, temperature, noise replaced (validated)."""
+def with_fields(net: fj.BinaryNetwork, *, dtype=None, **fields) -> fj.BinaryNetwork:
+    """A copy of ``net`` with some fields replaced (validated), optionally in ``dtype``."""
     values = dict(
         weights=net.weights,
         biases=net.biases,
@@ -233,4 +233,27 @@ def with_fields(net: fj.BinaryNetwork, **fields) -> fj.BinaryNetwork:
         noise=net.noise,
     )
     values.update(fields)
-    return fj.BinaryNetwork(**values)
+    if dtype is not None:  # numpy, so that float64 survives where x64 is on
+        values = {k: None if v is None else np.asarray(v) for k, v in values.items()}
+    return fj.BinaryNetwork(**values, dtype=dtype)
+
+
+def best_uniform_biases(
+    cores: Sequence[fj.BinaryNetwork], values: Sequence[float], score
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per network, the common bias v from ``values`` with the highest score.
+
+    ``score`` maps a list of networks to an array with one row per network (a number,
+    or several that are summed, e.g. intra and inter); it is called once, on the
+    networks with every bias v (v-major, network-minor). Returns the best v per network
+    and the scores, ``(len(values), len(cores), ...)``.
+    """
+    swept = [
+        with_fields(core, biases=np.full(core.num_neurons, v))
+        for v in values
+        for core in cores
+    ]
+    scores = np.asarray(score(swept))
+    scores = scores.reshape(len(values), len(cores), *scores.shape[1:])
+    totals = scores.reshape(len(values), len(cores), -1).sum(-1)
+    return np.asarray(values)[np.argmax(totals, axis=0)], scores

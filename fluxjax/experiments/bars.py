@@ -16,6 +16,7 @@ import fluxjax as fj
 
 from ._common import (
     StudyConfig,
+    best_uniform_biases,
     exact_indicator,
     flux_indicator,
     indicator_summary,
@@ -50,25 +51,18 @@ def run(config: StudyConfig, embedding: dict) -> dict:
         with_fields(core, biases=m, noise=s / t)
         for core, m, s, t in zip(cores, mu, sigma, scale, strict=True)
     ]
-    half = [
-        with_fields(core, biases=-np.asarray(core.weights).sum(0) / 2) for core in cores
-    ]
+    half = [with_fields(core, biases=core.half_firing_biases()) for core in cores]
 
     # Uniform bias: choose v per seed on the exact indicator (no selection bias from
     # noisy estimates), then sample the chosen networks like every other bar.
-    sweep = list(config.uniform_biases)
-    swept = [
-        with_fields(core, biases=np.full(core.num_neurons, v))
-        for v in sweep
-        for core in cores
-    ]
-    sweep_intra, sweep_inter = (
-        x.reshape(len(sweep), len(cores)) for x in exact_indicator(swept)
+    best, sweep_scores = best_uniform_biases(
+        cores, config.uniform_biases, lambda nets: np.stack(exact_indicator(nets), 1)
     )
-    best = np.argmax(sweep_intra + sweep_inter, axis=0)
+    sweep = list(config.uniform_biases)
+    sweep_intra, sweep_inter = sweep_scores[..., 0], sweep_scores[..., 1]
     uniform = [
-        with_fields(core, biases=np.full(core.num_neurons, sweep[b]))
-        for core, b in zip(cores, best, strict=True)
+        with_fields(core, biases=np.full(core.num_neurons, v))
+        for core, v in zip(cores, best, strict=True)
     ]
 
     groups = [biased, noisy, uniform, half]
@@ -84,7 +78,7 @@ def run(config: StudyConfig, embedding: dict) -> dict:
             per_seed["isolated_intra"], per_seed["isolated_inter"]
         ),
         "optimized_biases": None,
-        "uniform_bias_values": [float(sweep[b]) for b in best],
+        "uniform_bias_values": [float(v) for v in best],
         "uniform_sweep": {
             "biases": sweep,
             "exact_intra_mean": sweep_intra.mean(1).tolist(),

@@ -70,8 +70,8 @@ def run(config: StudyConfig) -> dict:
 
     embedded = record_core(nets, jax.random.fold_in(key, 0), config, core)
     isolated = record_core(cores, jax.random.fold_in(key, 1), config)
-    emb_intra, emb_inter = map(np.asarray, fj.triplet_flux(embedded, TRIPLETS))
-    iso_intra, iso_inter = map(np.asarray, fj.triplet_flux(isolated, TRIPLETS))
+    emb_intra, emb_inter = map(np.asarray, fj.plugin_triplet_flux(embedded, TRIPLETS))
+    iso_intra, iso_inter = map(np.asarray, fj.plugin_triplet_flux(isolated, TRIPLETS))
     ex_intra, ex_inter = exact_indicator(cores)
     emb_full, emb_full_se = map(
         np.asarray, fj.plugin_flux_stderr(embedded, "miller-madow")

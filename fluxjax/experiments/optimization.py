@@ -3,9 +3,9 @@
 On each seed's isolated core (10 neurons, 1024 states, sigma = 0) the flux indicator
 is exact and differentiable, so the biases are optimised five ways and every result
 is scored exactly (float64): gradient ascent on the exact indicator and on the exact
-full-state flux (``optimize_biases``, "exact_triplet" and "exact"; two starts, each
+full-state flux (``optimize_biases`` on the exact indicator and flux; two starts, each
 finished by Newton's method), gradient ascent on the soft estimate of the full-state
-flux ("soft"), the paper's stochastic hill climb (4 restarts, on the exact
+flux (``soft_flux``), the paper's stochastic hill climb (4 restarts, on the exact
 indicator), and the homeostatic self-organisation rule v_i <- v_i - eps (s_i - 1/2)
 run from v = 0. Each gradient optimum is checked to be a local maximum: no
 single-bias change of ±0.01 improves it by more than float64 round-off.
@@ -28,6 +28,7 @@ import fluxjax as fj
 from ._common import (
     TRIPLETS,
     StudyConfig,
+    best_uniform_biases,
     exact_indicator,
     flux_indicator,
     indicator_summary,
@@ -43,12 +44,7 @@ LOCAL_MAXIMUM_TOLERANCE = 1e-10
 
 def _as_float64(net: fj.BinaryNetwork) -> fj.BinaryNetwork:
     """``net`` in float64 (call inside ``jax.enable_x64(True)``)."""
-    return fj.BinaryNetwork(
-        np.asarray(net.weights, np.float64),
-        np.asarray(net.biases, np.float64),
-        np.asarray(net.temperature, np.float64),
-        np.asarray(net.noise, np.float64),
-    )
+    return with_fields(net, dtype=jnp.float64)
 
 
 def _exact_totals(nets) -> np.ndarray:
@@ -82,17 +78,16 @@ def _newton_polish(net: fj.BinaryNetwork, objective, neurons, iterations: int = 
     with a decaying rate gets close; Newton then converges to round-off.
     """
     index = tuple(int(i) for i in neurons)
-    noiseless = not np.any(np.asarray(net.noise))
     with jax.enable_x64(True):
         net = _as_float64(net)
         sub = net.biases[np.asarray(index)]
         for _ in range(iterations):
-            value, grad, H = _newton_terms(objective, index, noiseless, net, sub)
+            value, grad, H = _newton_terms(objective, index, net, sub)
             if np.linalg.eigvalsh(np.asarray(H)).max() >= 0:
                 break
             step = -np.linalg.solve(np.asarray(H), np.asarray(grad))
             while np.abs(step).max() > 1e-12:
-                if _newton_value(objective, index, noiseless, net, sub + step) > value:
+                if _newton_value(objective, index, net, sub + step) > value:
                     break
                 step = step / 2
             else:
@@ -101,32 +96,35 @@ def _newton_polish(net: fj.BinaryNetwork, objective, neurons, iterations: int = 
         return np.asarray(net.biases.at[np.asarray(index)].set(sub))
 
 
-def _with_biases_of(net, index, noiseless: bool, sub):
-    """``net`` with the biases of ``index`` set to ``sub`` (zero noise kept concrete)."""
-    net = eqx.tree_at(
+def _with_biases_of(net, index, sub):
+    """``net`` with the biases of ``index`` set to ``sub``."""
+    return eqx.tree_at(
         lambda m: m.biases, net, net.biases.at[np.asarray(index)].set(sub)
     )
-    if noiseless:  # lets the exact measures skip the noise quadrature inside jit
-        net = eqx.tree_at(lambda m: m.noise, net, np.zeros(net.noise.shape))
-    return net
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1, 2))
-def _newton_value(objective, index, noiseless, net, sub):
-    return objective(_with_biases_of(net, index, noiseless, sub))
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _newton_value(objective, index, net, sub):
+    return objective(_with_biases_of(net, index, sub))
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1, 2))
-def _newton_terms(objective, index, noiseless, net, sub):
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _newton_terms(objective, index, net, sub):
     """The objective, its gradient and its Hessian w.r.t. the biases ``sub``."""
 
     def f(s):
-        return objective(_with_biases_of(net, index, noiseless, s))
+        return objective(_with_biases_of(net, index, s))
 
     return f(sub), jax.grad(f)(sub), jax.hessian(f)(sub)
 
 
-def _indicator(net: fj.BinaryNetwork):
+def _exact_flux_objective(net: fj.BinaryNetwork, key=None):
+    """The exact full-state flux as an objective ``(net, key) -> bits``."""
+    return fj.exact_flux(net)
+
+
+def _indicator(net: fj.BinaryNetwork, key=None):
+    """The exact triplet indicator intra + inter as an objective ``(net, key) -> bits``."""
     intra, inter = fj.exact_triplet_flux(net, TRIPLETS)
     return intra + inter
 
@@ -172,7 +170,7 @@ def run(config: StudyConfig) -> dict:
         for n in methods["gradient_exact_full"]
     ]
 
-    half = [with_fields(c, biases=-np.asarray(c.weights).sum(0) / 2) for c in cores]
+    half = [with_fields(c, biases=c.half_firing_biases()) for c in cores]
     uniform = [
         with_fields(c, biases=np.full(c.num_neurons, _best_uniform_bias(c, config)))
         for c in cores
@@ -232,7 +230,7 @@ def run(config: StudyConfig) -> dict:
     }
 
 
-def _gradient_optimum(start, key, objective: str, config: StudyConfig, polish):
+def _gradient_optimum(start, key, objective, config: StudyConfig, polish):
     """Adam on an exact objective (float64, rate 0.2 -> 0.001), then Newton.
 
     Two starts, the better result kept: the 50 %-firing bias and the best uniform
@@ -241,10 +239,9 @@ def _gradient_optimum(start, key, objective: str, config: StudyConfig, polish):
     it is) and, for these cores, a saddle. Returns ``(net, seconds, trace)``.
     """
     n = start.num_neurons
-    options = {"triplets": TRIPLETS} if objective == "exact_triplet" else {}
-    score = _exact_totals if objective == "exact_triplet" else _exact_full_fluxes
+    score = _exact_totals if objective is _indicator else _exact_full_fluxes
     centres = [
-        -np.asarray(start.weights).sum(0) / 2,
+        np.asarray(start.half_firing_biases()),
         np.full(n, _best_uniform_bias(start, config, score)),
     ]
     schedule = optax.cosine_decay_schedule(0.2, config.gradient_steps, alpha=0.005)
@@ -260,7 +257,6 @@ def _gradient_optimum(start, key, objective: str, config: StudyConfig, polish):
                 objective,
                 steps=config.gradient_steps,
                 optimizer=optax.adam(schedule),
-                objective_options=options,
                 tol=None,
             )
         optimum = with_fields(start, biases=_newton_polish(net, *polish))
@@ -281,12 +277,12 @@ def _optimize_one(start: fj.BinaryNetwork, key, config: StudyConfig) -> dict:
     """
     outcome = {
         "gradient_exact": _gradient_optimum(
-            start, key, "exact_triplet", config, (_indicator, MEASURED)
+            start, key, _indicator, config, (_indicator, MEASURED)
         ),
         "gradient_exact_full": _gradient_optimum(
             start,
             jax.random.fold_in(key, 4),
-            "exact",
+            _exact_flux_objective,
             config,
             (fj.exact_flux, range(start.num_neurons)),
         ),
@@ -302,15 +298,14 @@ def _optimize_one(start: fj.BinaryNetwork, key, config: StudyConfig) -> dict:
         trace,
     )
     # The soft estimate of the full-state flux, from the 50 %-firing bias, float32.
-    half = with_fields(start, biases=-np.asarray(start.weights).sum(0) / 2)
+    half = with_fields(start, biases=start.half_firing_biases())
     clock = time.perf_counter()
     net, history = fj.optimize_biases(
         half,
         jax.random.fold_in(key, 1),
-        "soft",
+        functools.partial(fj.soft_flux, steps=config.soft_samples),
         steps=config.gradient_steps,
         optimizer=optax.adam(0.2),
-        objective_options={"steps": config.soft_samples},
         tol=None,
     )
     outcome["gradient_soft"] = (
@@ -349,12 +344,10 @@ def _embedded_soft(networks, key, config: StudyConfig) -> dict:
         optimized, _ = fj.optimize_biases(
             net,
             jax.random.fold_in(key, k),
-            "soft",
+            functools.partial(fj.soft_flux, steps=config.soft_samples, neurons=core),
             steps=config.gradient_steps,
             optimizer=optax.adam(0.2),
-            neurons=core,
             trainable=core,
-            objective_options={"steps": config.soft_samples},
             tol=None,
         )
         secs = time.perf_counter() - clock
@@ -366,7 +359,7 @@ def _embedded_soft(networks, key, config: StudyConfig) -> dict:
         before + after, check_key, config, list(networks[0][1]["core"])
     )
     flux = np.asarray(fj.plugin_flux(states, "miller-madow"))
-    intra, inter = map(np.asarray, fj.triplet_flux(states, TRIPLETS))
+    intra, inter = map(np.asarray, fj.plugin_triplet_flux(states, TRIPLETS))
     m = len(networks)
     return {
         "full_flux_before": summary(flux[:m]),
@@ -385,10 +378,7 @@ def _best_uniform_bias(
 
     ``score`` maps networks to values (default: the exact indicator).
     """
-    values = np.asarray(config.uniform_biases)
-    n = core.num_neurons
-    swept = [with_fields(core, biases=np.full(n, v)) for v in values]
-    return float(values[np.argmax(score(swept))])
+    return float(best_uniform_biases([core], config.uniform_biases, score)[0][0])
 
 
 def _hill_climb_restarts(start: fj.BinaryNetwork, key, config: StudyConfig):
@@ -398,7 +388,7 @@ def _hill_climb_restarts(start: fj.BinaryNetwork, key, config: StudyConfig):
     the best network and its objective trace.
     """
     n = start.num_neurons
-    half = -np.asarray(start.weights).sum(0) / 2
+    half = start.half_firing_biases()
     best_uniform = _best_uniform_bias(start, config)
     random_key, climb_key = jax.random.split(key)
     random = jax.random.uniform(random_key, (n,), minval=-5.0, maxval=5.0)
@@ -409,10 +399,9 @@ def _hill_climb_restarts(start: fj.BinaryNetwork, key, config: StudyConfig):
         net, history = fj.hill_climb(
             eqx.tree_at(lambda m: m.biases, start, biases),
             restart_key,
-            "exact_triplet",
+            _indicator,
             iterations=config.hill_iterations,
             halve_at=config.hill_iterations // 2,
-            objective_options={"triplets": TRIPLETS},
         )
         return net.biases, history.objective
 

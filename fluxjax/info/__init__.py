@@ -1,7 +1,7 @@
 """Information measures: exact enumeration and plug-in estimators, in bits."""
 
+from .._codes import all_states as all_states
 from .exact import (
-    all_states as all_states,
     exact_conditional_entropy as exact_conditional_entropy,
     exact_entropy as exact_entropy,
     exact_flux as exact_flux,
@@ -15,7 +15,8 @@ from .plugin import (
     plugin_flux as plugin_flux,
     plugin_flux_stderr as plugin_flux_stderr,
     plugin_transfer_entropy as plugin_transfer_entropy,
-    triplet_flux as triplet_flux,
-    triplet_flux_from_counts as triplet_flux_from_counts,
+    plugin_triplet_flux as plugin_triplet_flux,
+    plugin_triplet_flux_from_counts as plugin_triplet_flux_from_counts,
 )
+from .results import Estimate as Estimate, TripletFlux as TripletFlux
 from .soft import correlation_proxy as correlation_proxy, soft_flux as soft_flux

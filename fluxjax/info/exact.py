@@ -11,10 +11,12 @@ import math
 
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Float, Shaped
+from jaxtyping import Array, Float
 
 from .._checks import check_int, check_neurons
+from .._codes import all_states, group_codes
 from ..network import BinaryNetwork, check_network
+from .results import TripletFlux
 
 
 MAX_EXACT_NEURONS = 14
@@ -31,12 +33,6 @@ def _check_size(net: BinaryNetwork, max_neurons: int) -> None:
             f"{max_neurons}; this network has n = {n}, which would need about "
             f"{gib:.3g} GiB. Use plugin_flux or soft_flux, or raise max_neurons."
         )
-
-
-def all_states(num_neurons: int, dtype=bool) -> Shaped[Array, "k n"]:
-    """The 2^n states in code order: row a holds the bits of a (neuron i = bit i)."""
-    codes = jnp.arange(2**num_neurons)
-    return ((codes[:, None] >> jnp.arange(num_neurons)) & 1).astype(dtype)
 
 
 def _entr(x: Array) -> Array:
@@ -107,11 +103,6 @@ def stationary_distribution(
     return pi / jnp.sum(pi)
 
 
-def _codes(states: Array, neurons: tuple[int, ...]) -> Array:
-    shifts = jnp.arange(len(neurons), dtype=states.dtype)
-    return jnp.sum(states[:, jnp.asarray(neurons)] << shifts, axis=1)
-
-
 def _joint(
     net: BinaryNetwork,
     pi: Array,
@@ -119,9 +110,10 @@ def _joint(
     future: tuple[int, ...],
 ) -> Float[Array, "c f"]:
     """J[c, f] = P(x_given(t) = c, x_future(t+1) = f) under the stationary chain."""
-    states = all_states(net.num_neurons, jnp.int32)
+    states = all_states(net.num_neurons)
     weighted = pi[:, None] * _future_given_state(net, future)
-    return jax.ops.segment_sum(weighted, _codes(states, given), 2 ** len(given))
+    codes = group_codes(states, [given])[:, 0]
+    return jax.ops.segment_sum(weighted, codes, 2 ** len(given))
 
 
 def _mutual_information(joint: Array) -> Array:
@@ -229,8 +221,8 @@ def exact_transfer_entropy(
 
 def exact_triplet_flux(
     net: BinaryNetwork, triplets, *, max_neurons: int = MAX_EXACT_NEURONS
-) -> tuple[Float[Array, ""], Float[Array, ""]]:
-    """The paper's triplet flux indicator, exactly: (intra, inter) in bits.
+) -> TripletFlux:
+    """The paper's triplet flux indicator, exactly: ``TripletFlux(intra, inter)``, bits.
 
     intra = mean_k I(c_k(t); c_k(t+1)), inter = mean_{k != l} I(c_k(t); c_l(t+1)) with
     triplet codes c_k = s_a + 2 s_b + 4 s_c (Metzner et al. 2026, Methods).
@@ -252,4 +244,4 @@ def exact_triplet_flux(
             [mi[k][l] for k in range(len(groups)) for l in range(len(groups)) if k != l]
         )
     )
-    return intra, inter
+    return TripletFlux(intra, inter)

@@ -19,9 +19,12 @@ import math
 import jax
 import jax.numpy as jnp
 import jax.random as jr
+import numpy as np
 from jaxtyping import Array, ArrayLike, Bool, Float, Integer, PRNGKeyArray, Shaped
 
 from .._checks import check_choice, check_int, check_key, check_neurons, is_concrete
+from .._codes import codes_of, group_codes, pair_counts
+from .results import Estimate, TripletFlux
 
 
 CORRECTIONS = (None, "miller-madow", "shuffle", "extrapolate")
@@ -33,10 +36,8 @@ def _as_words(trajectory: ArrayLike) -> Array:
     trajectory = jnp.asarray(trajectory)
     if jnp.issubdtype(trajectory.dtype, jnp.bool_):
         n = trajectory.shape[-1]
-        pad = -n % 32
-        bits = jnp.pad(trajectory, [(0, 0)] * (trajectory.ndim - 1) + [(0, pad)])
-        bits = bits.reshape(*bits.shape[:-1], -1, 32).astype(jnp.uint32)
-        return jnp.sum(bits << jnp.arange(32, dtype=jnp.uint32), -1, dtype=jnp.uint32)
+        words = [range(w, min(w + 32, n)) for w in range(0, n, 32)]
+        return jnp.stack([codes_of(trajectory, word) for word in words], axis=-1)
     if jnp.issubdtype(trajectory.dtype, jnp.integer):
         return trajectory[..., None]
     raise TypeError(
@@ -50,14 +51,30 @@ TABLE_BITS = 12
 flux has 2^(2 bits) = 16.8 M entries, 64 MB), wider ones by sorting."""
 
 
+_CODE_TABLE_BITS = (6, TABLE_BITS)
+"""Table widths for integer codes: a code array is counted in the smallest that holds
+it, so varying code ranges compile at most twice (not once per bit width)."""
+
+
 def _symbol_bits(states: Array, words: Array) -> int | None:
-    """Bits of the symbols when known to be at most ``TABLE_BITS``, else None."""
+    """Bits of the symbols' table when known to be at most ``TABLE_BITS``, else None.
+
+    Bool states: n. Concrete integer codes: the smallest of ``_CODE_TABLE_BITS`` that
+    holds their range (one host read of their minimum and maximum).
+    """
     if jnp.issubdtype(states.dtype, jnp.bool_):
         return states.shape[-1] if states.shape[-1] <= TABLE_BITS else None
     if not is_concrete(words) or words.size == 0:
         return None
-    low, high = int(jnp.min(words)), int(jnp.max(words))
-    return max(1, high.bit_length()) if 0 <= low and high < 1 << TABLE_BITS else None
+    low, high = (int(v) for v in np.asarray(_range(words)))
+    if low < 0:
+        return None
+    return next((b for b in _CODE_TABLE_BITS if high < 1 << b), None)
+
+
+@jax.jit
+def _range(words: Array) -> Array:
+    return jnp.stack([jnp.min(words), jnp.max(words)])
 
 
 def _entropy_and_support(words: Array, bits: int | None = None) -> tuple[Array, Array]:
@@ -227,7 +244,7 @@ def plugin_flux_stderr(
     num_blocks: int = 20,
     key: PRNGKeyArray | None = None,
     num_shuffles: int = 8,
-) -> tuple[Float[Array, "*batch"], Float[Array, "*batch"]]:
+) -> Estimate:
     """:func:`plugin_flux` and its delete-one-block jackknife standard error, in bits.
 
     The T - 1 pairs are cut into ``num_blocks`` contiguous blocks (successive samples
@@ -240,7 +257,7 @@ def plugin_flux_stderr(
     +144 millibit, SD 0.5; see benchmarks/README.md).
 
     Returns:
-        ``(flux, stderr)``, each of shape ``(...)``.
+        ``Estimate(value, stderr)``, each of shape ``(...)``.
 
     Examples:
         >>> net = random_network(6, key=jax.random.key(0), weight_scale=3.0)
@@ -255,7 +272,7 @@ def plugin_flux_stderr(
         words, bits, correction, key, num_shuffles, num_blocks
     )
     spread = jnp.sum((leave_out - leave_out.mean(0)) ** 2, axis=0)
-    return value, jnp.sqrt((num_blocks - 1) / num_blocks * spread)
+    return Estimate(value, jnp.sqrt((num_blocks - 1) / num_blocks * spread))
 
 
 @functools.partial(jax.jit, static_argnames="bits")
@@ -282,7 +299,7 @@ def plugin_entropy(
     return _entropies(words, _symbol_bits(states, words)) / _LN2
 
 
-_CHUNK = 1 << 16  # rows per one-hot product: counts stay exact in float32 (< 2^24)
+_CHUNK = 1 << 16  # rows per scatter-add of the pair counts (bounds the index array)
 
 
 @jax.jit
@@ -291,44 +308,40 @@ def _triplet_counts(codes):
     past, future = codes[:-1], codes[1:]
     pairs, K = past.shape
     pad = -pairs % _CHUNK
-    # Padding rows get the out-of-range symbol 8, whose one-hot row is zero.
-    past = jnp.pad(past, ((0, pad), (0, 0)), constant_values=8).reshape(-1, _CHUNK, K)
-    future = jnp.pad(future, ((0, pad), (0, 0)), constant_values=8)
-    future = future.reshape(-1, _CHUNK, K)
+    valid = jnp.arange(pairs + pad) < pairs
+    past = jnp.pad(past, ((0, pad), (0, 0))).reshape(-1, _CHUNK, K)
+    future = jnp.pad(future, ((0, pad), (0, 0))).reshape(-1, _CHUNK, K)
 
     def accumulate(counts, chunk):
-        a = jax.nn.one_hot(chunk[0], 8, dtype=jnp.float32).reshape(_CHUNK, K * 8)
-        b = jax.nn.one_hot(chunk[1], 8, dtype=jnp.float32).reshape(_CHUNK, K * 8)
-        return counts + (a.T @ b).astype(jnp.int32), None
+        return counts + pair_counts(*chunk, 8), None
 
-    counts, _ = jax.lax.scan(
-        accumulate, jnp.zeros((K * 8, K * 8), jnp.int32), (past, future)
-    )
-    return counts.reshape(K, 8, K, 8).transpose(0, 2, 1, 3)
+    chunks = (past, future, valid.reshape(-1, _CHUNK))
+    counts, _ = jax.lax.scan(accumulate, jnp.zeros((K, K, 8, 8), jnp.int32), chunks)
+    return counts
 
 
-def triplet_flux_from_counts(
+def plugin_triplet_flux_from_counts(
     counts: Shaped[ArrayLike, "*batch K K S S"],
-) -> tuple[Float[Array, "*batch"], Float[Array, "*batch"]]:
+) -> TripletFlux:
     """The triplet indicator (intra, inter) in bits from transition counts of groups.
 
     ``counts[..., k, l, a, b]`` is the number of steps t with c_k(t) = a and
     c_l(t + 1) = b, as streamed by ``simulate(..., record="pair_counts", groups=...)``.
     I_kl = H(a) + H(b) - H(a, b) of the frequencies; intra is the mean of I_kk,
-    inter the mean of I_kl over k != l (the estimator of :func:`triplet_flux`).
+    inter the mean of I_kl over k != l (the estimator of :func:`plugin_triplet_flux`).
 
     Args:
         counts: non-negative counts ``(..., K, K, S, S)``, K >= 2.
 
     Returns:
-        ``(intra, inter)``, each of shape ``(...)``.
+        ``TripletFlux(intra, inter)``, each of shape ``(...)``.
 
     Examples:
         >>> net = random_network(6, key=jax.random.key(0), weight_scale=3.0)
         >>> triplets = [(0, 1, 2), (3, 4, 5)]
         >>> key = jax.random.key(1)
         >>> counts = simulate(net, key, 1000, record="pair_counts", groups=triplets)
-        >>> intra, inter = triplet_flux_from_counts(counts)
+        >>> intra, inter = plugin_triplet_flux_from_counts(counts)
         >>> counts.shape, intra.shape, inter.shape
         ((2, 2, 8, 8), (), ())
     """
@@ -347,12 +360,10 @@ def triplet_flux_from_counts(
     ) / _LN2
     K = mi.shape[-1]
     diagonal = jnp.trace(mi, axis1=-2, axis2=-1)
-    return diagonal / K, (mi.sum((-2, -1)) - diagonal) / (K * (K - 1))
+    return TripletFlux(diagonal / K, (mi.sum((-2, -1)) - diagonal) / (K * (K - 1)))
 
 
-def triplet_flux(
-    states: Bool[ArrayLike, "*batch T n"], triplets
-) -> tuple[Float[Array, "*batch"], Float[Array, "*batch"]]:
+def plugin_triplet_flux(states: Bool[ArrayLike, "*batch T n"], triplets) -> TripletFlux:
     """The paper's triplet flux indicator from a trajectory: (intra, inter) in bits.
 
     Triplet codes c_k(t) = s_a + 2 s_b + 4 s_c for each triplet (a, b, c);
@@ -366,11 +377,11 @@ def triplet_flux(
         triplets: a sequence of K >= 2 disjoint groups of at most 3 neuron indices.
 
     Returns:
-        ``(intra, inter)``, each of shape ``(...)``.
+        ``TripletFlux(intra, inter)``, each of shape ``(...)``.
 
     Examples:
         >>> x = jnp.tile(jnp.array([[True] * 6, [False] * 6]), (50, 1))  # a clock
-        >>> intra, inter = triplet_flux(x, [(0, 1, 2), (3, 4, 5)])
+        >>> intra, inter = plugin_triplet_flux(x, [(0, 1, 2), (3, 4, 5)])
         >>> round(float(intra), 3), round(float(inter), 3)
         (1.0, 1.0)
     """
@@ -383,16 +394,10 @@ def triplet_flux(
         raise ValueError("triplets must be at least two groups of at most 3 neurons")
     if len({i for g in groups for i in g}) != sum(map(len, groups)):
         raise ValueError("triplets must be disjoint")
-    codes = jnp.stack(
-        [
-            sum(states[..., i].astype(jnp.int32) << k for k, i in enumerate(g))
-            for g in groups
-        ],
-        axis=-1,
-    )
+    codes = group_codes(states, groups)
     flat = codes.reshape(-1, *codes.shape[-2:])
     counts = jax.vmap(_triplet_counts)(flat)
-    return triplet_flux_from_counts(
+    return plugin_triplet_flux_from_counts(
         counts.reshape(*codes.shape[:-2], *counts.shape[1:])
     )
 

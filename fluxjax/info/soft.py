@@ -85,13 +85,8 @@ from jax.scipy.special import logsumexp
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, Shaped
 
 from .._checks import check_int, check_key, check_neurons
-from ..network import (
-    _NOISE_NODES,
-    _NOISE_WEIGHTS,
-    BinaryNetwork,
-    check_network,
-    is_noiseless,
-)
+from .._codes import all_states, group_codes
+from ..network import NUM_NOISE_NODES, BinaryNetwork, check_network
 from ..simulate import simulate
 
 
@@ -105,34 +100,6 @@ _CHUNK_ELEMENTS = 2**20  # floats per chunk-sized temporary (4 MiB in float32)
 # ---------------------------------------------------------------------------
 # Transition log-probabilities
 # ---------------------------------------------------------------------------
-
-
-def _log_probs(net: BinaryNetwork, x: Array) -> tuple[Array, Array]:
-    """The logs of P(x'_i = 1 | x) and P(x'_i = 0 | x), shape ``(..., n)``, stably.
-
-    With noise, log E[sigmoid(m + sigma xi)] = logsumexp_k(log w_k + log sigmoid(m +
-    sigma nu_k)) on the network's trapezoidal nodes (the same rule as
-    ``firing_prob``); without noise (every sigma = 0) plain log-sigmoids. Both branches
-    have the same derivative in sigma at 0 (zero: the integral is even in sigma).
-    """
-    m = net.mean_input(x)
-
-    def plain(m):
-        return jax.nn.log_sigmoid(m), jax.nn.log_sigmoid(-m)
-
-    if is_noiseless(net):
-        return plain(m)
-
-    def noisy(m):
-        nodes = jnp.asarray(_NOISE_NODES, m.dtype)
-        log_weights = jnp.asarray(np.log(_NOISE_WEIGHTS), m.dtype)
-        sigma = jnp.broadcast_to(net.noise, m.shape[-1:])[:, None]
-        z = m[..., None] + sigma * nodes
-        log_fire = log_weights + jax.nn.log_sigmoid(z)
-        # log sigmoid(-z) = log sigmoid(z) - z
-        return logsumexp(log_fire, axis=-1), logsumexp(log_fire - z, axis=-1)
-
-    return jax.lax.cond(jnp.all(net.noise == 0), plain, noisy, m)
 
 
 def _transition_log_prob(log_fire: Array, log_silent: Array, x_next: Array) -> Array:
@@ -228,7 +195,7 @@ def _surrogate(net, x, x_next, F, e, window, size, T, pathwise, payload=None):
     extra = () if payload is None else (payload,)
 
     def chunk(x, x_next, W, score_weight, path_weight, *extra):
-        log_fire, log_silent = _log_probs(net, x)
+        log_fire, log_silent = net.log_probs(x)
         log_transition = _transition_log_prob(log_fire, log_silent, x_next)
         p = jnp.exp(log_fire)
         score = jnp.sum(score_weight * (W * log_transition + p @ B))
@@ -245,7 +212,7 @@ def _surrogate(net, x, x_next, F, e, window, size, T, pathwise, payload=None):
 
 def _mixture(net: BinaryNetwork, components: Array):
     """Per-component logits l_s and log-normalisers c_s: log P(x'|y_s) = x'.l_s + c_s."""
-    log_fire, log_silent = _log_probs(net, components)
+    log_fire, log_silent = net.log_probs(components)
     return log_fire - log_silent, jnp.sum(log_silent, axis=-1)
 
 
@@ -278,7 +245,7 @@ def _full_flux(net, x, x_next, components, window, size, T):
     logits, offsets = _mixture(fixed, components)
 
     def values(x, x_next, valid):  # F_t of (2) with (5), (6); e_t; the pathwise gain
-        log_fire, log_silent = _log_probs(fixed, x)
+        log_fire, log_silent = fixed.log_probs(x)
         p, silent = jnp.exp(log_fire), jnp.exp(log_silent)
         entropy = -jnp.sum(p * log_fire + silent * log_silent, axis=-1)
         A = _log_mixture(x_next, logits, offsets)
@@ -313,11 +280,10 @@ def _subset_flux(net, x, x_next, neurons, window, size, T):
     index = jnp.asarray(neurons)
     dtype = net.weights.dtype
     fixed = jax.lax.stop_gradient(net)
-    codes_bits = ((jnp.arange(2**k)[:, None] >> jnp.arange(k)) & 1).astype(dtype)
-    powers = jnp.left_shift(1, jnp.arange(k, dtype=jnp.int32))
+    codes_bits = all_states(k, dtype)
 
     def future(net, x):  # P_S(c' | x) for every c', (C, 2^k)
-        log_fire, log_silent = _log_probs(net, x)
+        log_fire, log_silent = net.log_probs(x)
         log_fire, log_silent = log_fire[:, index], log_silent[:, index]
         return jnp.exp(
             (log_fire - log_silent) @ codes_bits.T
@@ -325,7 +291,7 @@ def _subset_flux(net, x, x_next, neurons, window, size, T):
         )
 
     def code(x):
-        return jnp.sum(x[:, index].astype(jnp.int32) * powers, axis=-1)
+        return group_codes(x, [neurons])[:, 0]
 
     def joint(x, weight):
         P = future(fixed, x) * weight[:, None]
@@ -342,7 +308,7 @@ def _subset_flux(net, x, x_next, neurons, window, size, T):
     value = jnp.sum(J * G)
 
     def values(x, x_next, valid):  # F(x_t) = sum_c' P_S(c'|x_t) G(code_t, c'); e_t
-        e = x_next.astype(dtype) - jnp.exp(_log_probs(fixed, x)[0])
+        e = x_next.astype(dtype) - jnp.exp(fixed.log_probs(x)[0])
         F = jnp.sum(future(fixed, x) * G[code(x)], axis=-1)
         return jnp.where(valid, F, 0.0), jnp.where(valid[:, None], e, 0.0)
 
@@ -375,6 +341,12 @@ def _check_common(net, key, steps, window, burn_in, chunk_size, neurons):
         chunk_size = check_int(chunk_size, "chunk_size", minimum=1)
     neurons = check_neurons(neurons, net.num_neurons)
     return steps, window, burn_in, chunk_size, neurons
+
+
+def _probability_width(net: BinaryNetwork) -> int:
+    """Floats per state of the log-probabilities: n, times the noise nodes if noisy."""
+    n = net.num_neurons
+    return n if net.noise is None else n * NUM_NOISE_NODES
 
 
 def _chunk_size(chunk_size, steps, width):
@@ -449,15 +421,11 @@ def soft_flux(
             f"{MAX_SUBSET_NEURONS} neurons, got k = {len(subset)}; use neurons=None "
             "for the whole network"
         )
-    noiseless = is_noiseless(net)
     width = max(
-        num_components if subset is None else 2 ** len(subset),
-        n if noiseless else n * len(_NOISE_NODES),
+        num_components if subset is None else 2 ** len(subset), _probability_width(net)
     )
     size = _chunk_size(chunk_size, steps, width)
-    return _soft_flux(
-        net, key, steps, subset, burn_in, window, num_components, size, noiseless
-    )
+    return _soft_flux(net, key, steps, subset, burn_in, window, num_components, size)
 
 
 def _trajectory(net, key, steps, burn_in, size):
@@ -467,21 +435,8 @@ def _trajectory(net, key, steps, burn_in, size):
     return states[:-1], states[1:]
 
 
-def _freeze_noise(net: BinaryNetwork, noiseless: bool) -> BinaryNetwork:
-    """Inside jit, a noise known to be zero becomes a concrete constant again.
-
-    Then the simulation skips the Gaussian draws and the log-probabilities skip the
-    quadrature; the derivative in sigma is zero there either way (even in sigma).
-    """
-    if not noiseless:
-        return net
-    zero = np.zeros(np.shape(net.noise), net.noise.dtype)
-    return eqx.tree_at(lambda n: n.noise, net, zero)
-
-
 @eqx.filter_jit
-def _soft_flux(net, key, steps, subset, burn_in, window, S, size, noiseless):
-    net = _freeze_noise(net, noiseless)
+def _soft_flux(net, key, steps, subset, burn_in, window, S, size):
     trajectory_key, mixture_key = jr.split(key)
     x, x_next = _trajectory(net, trajectory_key, steps, burn_in, size)
     if subset is None:
@@ -541,12 +496,8 @@ def correlation_proxy(
     steps, window, burn_in, chunk_size, neurons = _check_common(
         net, key, steps, window, burn_in, chunk_size, neurons
     )
-    n = net.num_neurons
-    noiseless = is_noiseless(net)
-    size = _chunk_size(chunk_size, steps, n if noiseless else n * len(_NOISE_NODES))
-    return _correlation_proxy(
-        net, key, steps, neurons, burn_in, window, size, noiseless
-    )
+    size = _chunk_size(chunk_size, steps, _probability_width(net))
+    return _correlation_proxy(net, key, steps, neurons, burn_in, window, size)
 
 
 def _correlation(moments):
@@ -563,8 +514,7 @@ def _correlation(moments):
 
 
 @eqx.filter_jit
-def _correlation_proxy(net, key, steps, neurons, burn_in, window, size, noiseless):
-    net = _freeze_noise(net, noiseless)
+def _correlation_proxy(net, key, steps, neurons, burn_in, window, size):
     x, x_next = _trajectory(net, key, steps, burn_in, size)
     T = steps
     dtype = net.weights.dtype
@@ -572,7 +522,7 @@ def _correlation_proxy(net, key, steps, neurons, burn_in, window, size, noiseles
     fixed = jax.lax.stop_gradient(net)
 
     def moments(x, weight):
-        p = jnp.exp(_log_probs(fixed, x)[0])[:, index]
+        p = jnp.exp(fixed.log_probs(x)[0])[:, index]
         now = x[:, index].astype(dtype)
         return weight @ now, weight @ p, (weight[:, None] * now).T @ p
 
@@ -583,7 +533,7 @@ def _correlation_proxy(net, key, steps, neurons, burn_in, window, size, noiseles
     slope_now, slope_next, slope_cross = jax.grad(_correlation)(sample_moments)
 
     def values(x, x_next, valid):  # F_t = dC/dm . m_t, and the innovations
-        p_all = jnp.exp(_log_probs(fixed, x)[0])
+        p_all = jnp.exp(fixed.log_probs(x)[0])
         p = p_all[:, index]
         now = x[:, index].astype(dtype)
         F = now @ slope_now + p @ slope_next + jnp.sum((now @ slope_cross) * p, -1)
