@@ -322,6 +322,7 @@ def self_organize(
     burn_in: int = 0,
     record=None,
     snapshots: int = 200,
+    progress: bool = False,
 ) -> tuple[BinaryNetwork, SelfOrganizationHistory]:
     """The homeostatic bias rule of Metzner et al. (2026), run inside ``lax.scan``.
 
@@ -345,6 +346,7 @@ def self_organize(
         record: the neurons whose states are recorded (default ``neurons``; at most
             the ones you need, e.g. the core, to keep memory at steps * len(record)).
         snapshots: number of bias snapshots kept, evenly spaced.
+        progress: show a tqdm progress bar.
 
     Returns:
         ``(net, history)``: the network with the final biases, and the
@@ -371,60 +373,101 @@ def self_organize(
     )
     every = max(1, steps // snapshots)
     mask = jnp.zeros(net.num_neurons, bool).at[jnp.asarray(adapting)].set(True)
-    biases, (snap_steps, snap_biases, states) = _self_organize(
-        net,
-        key,
-        steps,
-        burn_in,
-        float(rate),
-        float(target),
-        mask,
-        recorded,
-        every,
+    rule = (mask, float(rate), float(target), recorded)
+    x, run_key = _self_organize_start(net, key, burn_in)
+    biases = net.biases
+    blocks = steps // every
+    per_call = max(1, blocks // PROGRESS_UPDATES)  # blocks per compiled call
+    calls = [per_call] * (blocks // per_call) + [blocks % per_call] * (
+        blocks % per_call > 0
     )
-    return eqx.tree_at(lambda n: n.biases, net, biases), SelfOrganizationHistory(
-        snap_steps, snap_biases, states
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=steps, desc="self_organize")
+    snapshots_out, states_out = [], []
+    start = burn_in
+    try:
+        for num_blocks in calls:
+            (x, biases), snaps, states = _self_organize_blocks(
+                net, run_key, x, biases, jnp.uint32(start), num_blocks, every, rule
+            )
+            snapshots_out.append(snaps)
+            states_out.append(states)
+            start += num_blocks * every
+            if bar is not None:
+                bar.update(num_blocks * every)
+        if steps > blocks * every:  # the remainder: no snapshot
+            (x, biases), _, states = _self_organize_blocks(
+                net,
+                run_key,
+                x,
+                biases,
+                jnp.uint32(start),
+                1,
+                steps - blocks * every,
+                rule,
+            )
+            states_out.append(states)
+            if bar is not None:
+                bar.update(steps - blocks * every)
+    finally:
+        if bar is not None:
+            bar.close()
+    history = SelfOrganizationHistory(
+        every * (1 + jnp.arange(blocks)),
+        jnp.concatenate(snapshots_out),
+        jnp.concatenate(states_out),
     )
+    return eqx.tree_at(lambda n: n.biases, net, biases), history
+
+
+PROGRESS_UPDATES = 50
+""":func:`self_organize` runs in about this many compiled calls (progress updates);
+the trajectory does not depend on it (update t always uses the draws of step t)."""
 
 
 @eqx.filter_jit
-def _self_organize(net, key, steps, burn_in, rate, target, mask, recorded, every):
-    init_key, run_key = jr.split(jr.fold_in(key, 0))  # simulate's replica 0
+def _self_organize_start(net, key, burn_in):
+    """The initial state and run key of ``simulate``'s replica 0, after the burn-in."""
+    init_key, run_key = jr.split(jr.fold_in(key, 0))
     x = jr.bernoulli(init_key, 0.5, (net.num_neurons,))
+
+    def burn(x, t):
+        return update(net, x, *draw_randomness(run_key, t, x.shape, net)), None
+
+    x, _ = jax.lax.scan(burn, x, jnp.arange(burn_in, dtype=jnp.uint32))
+    return x, run_key
+
+
+@eqx.filter_jit
+def _self_organize_blocks(net, run_key, x, biases, start, num_blocks, every, rule):
+    """``num_blocks`` blocks of ``every`` adapting updates from update ``start``.
+
+    Returns the carry (x, biases), the biases after each block and the recorded
+    states of every update.
+    """
+    mask, rate, target, recorded = rule
     index = jnp.asarray(recorded)
 
-    def advance(x, biases, t):
+    def adapt(carry, t):  # v_i <- v_i - eps (s_i(t+1) - target)
+        x, biases = carry
         current = eqx.tree_at(lambda n: n.biases, net, biases)
-        draws = draw_randomness(run_key, t, x.shape, current)
-        return update(current, x, *draws)
-
-    def burn(carry, t):
-        x, biases = carry
-        return (advance(x, biases, t), biases), None
-
-    def adapt(carry, t):
-        x, biases = carry
-        x_next = advance(x, biases, t)
+        x_next = update(current, x, *draw_randomness(run_key, t, x.shape, current))
         activity = x_next.astype(biases.dtype)
         biases = biases - jnp.where(mask, rate * (activity - target), 0.0)
         return (x_next, biases), x_next[index]
 
-    carry, _ = jax.lax.scan(burn, (x, net.biases), jnp.arange(burn_in))
-
-    def block(carry, start):  # ``every`` adapting steps, then one bias snapshot
-        carry, states = jax.lax.scan(adapt, carry, start + jnp.arange(every))
+    def block(carry, first):  # ``every`` adapting steps, then one bias snapshot
+        carry, states = jax.lax.scan(
+            adapt, carry, first + jnp.arange(every, dtype=jnp.uint32)
+        )
         return carry, (carry[1], states)
 
-    blocks = steps // every
-    starts = burn_in + every * jnp.arange(blocks)
-    carry, (snapshots, states) = jax.lax.scan(block, carry, starts)
-    states = states.reshape(blocks * every, -1)
-    remainder = steps - blocks * every
-    carry, tail = jax.lax.scan(
-        adapt, carry, burn_in + blocks * every + jnp.arange(remainder)
-    )
-    snap_steps = every * (1 + jnp.arange(blocks))
-    return carry[1], (snap_steps, snapshots, jnp.concatenate([states, tail]))
+    firsts = start + jnp.uint32(every) * jnp.arange(num_blocks, dtype=jnp.uint32)
+    carry, (snapshots, states) = jax.lax.scan(block, (x, biases), firsts)
+    return carry, snapshots, states.reshape(num_blocks * every, -1)
 
 
 PAIR_PROBABILITY = 0.2
