@@ -499,25 +499,9 @@ def simulate_ensemble(
         check_key(key)
         keys = jax.vmap(lambda k: jr.fold_in(key, k))(jnp.arange(size))
     mesh = _mesh(devices, size)
-    plan = _plan(nets[0], steps, burn_in, record, neurons, groups, size, mesh)
-    group = _ensemble_group(in_axes, mesh, devices)
-    if size <= group:
-        return _simulate_ensemble(stacked, in_axes, keys, size, plan, mesh)
-    parts = []
-    for start in range(0, size, group):
-        part = list(nets[start : start + group])
-        part_mesh = _mesh(devices, len(part))
-        part_plan = _plan(
-            part[0], steps, burn_in, record, neurons, groups, len(part), part_mesh
-        )
-        part_stacked, part_axes = stack_networks(part)
-        keys_part = keys[start : start + group]
-        parts.append(
-            _simulate_ensemble(
-                part_stacked, part_axes, keys_part, len(part), part_plan, part_mesh
-            )
-        )
-    return jnp.concatenate(parts)
+    group = min(size, _ensemble_group(in_axes, mesh, devices))
+    plan = _plan(nets[0], steps, burn_in, record, neurons, groups, group, mesh)
+    return _simulate_ensemble(stacked, in_axes, keys, size, group, plan, mesh)
 
 
 CPU_NETWORKS_PER_DEVICE = 16
@@ -537,16 +521,39 @@ def _ensemble_group(in_axes: BinaryNetwork, mesh: Mesh | None, devices) -> int:
 
 
 @eqx.filter_jit
-def _simulate_ensemble(stacked, in_axes, keys, size, plan, mesh):
+def _simulate_ensemble(stacked, in_axes, keys, size, group, plan, mesh):
+    """The ensemble in groups of ``group`` networks, one after the other (``lax.map``)."""
+    count = -(-size // group)
+    padded = count * _padded(group, mesh)
     leaves, treedef = jax.tree.flatten(stacked)
     axes = treedef.flatten_up_to(in_axes)
-    padded = _padded(size, mesh)
-    leaves = [
-        leaf if axis is None else _shard(_pad(leaf, padded), mesh)
-        for leaf, axis in zip(leaves, axes, strict=True)
+
+    def grouped(x):  # (size, ...) -> (count, group, ...)
+        return _pad(x, padded).reshape(count, -1, *x.shape[1:])
+
+    varying = [
+        None if a is None else grouped(x) for x, a in zip(leaves, axes, strict=True)
     ]
-    stacked = jax.tree.unflatten(treedef, leaves)
-    keys = _shard(_pad(keys, padded), mesh)
     keys = jax.vmap(lambda k: jr.fold_in(k, 0))(keys)  # as simulate(nets[k], key[k])
-    out = _simulate_replicas(stacked, in_axes, keys, None, plan, mesh)
-    return _shard(out, mesh)[:size]
+
+    def one_group(part):
+        part_leaves, part_keys = part
+        net = jax.tree.unflatten(
+            treedef,
+            [
+                x if p is None else _shard(p, mesh)
+                for x, p in zip(leaves, part_leaves, strict=True)
+            ],
+        )
+        out = _simulate_replicas(
+            net, in_axes, _shard(part_keys, mesh), None, plan, mesh
+        )
+        return _shard(out, mesh)
+
+    if count == 1:  # one group: no loop
+        first = [None if v is None else v[0] for v in varying]
+        out = one_group((first, grouped(keys)[0]))
+    else:
+        out = jax.lax.map(one_group, (varying, grouped(keys)))
+        out = out.reshape(padded, *out.shape[2:])
+    return out[:size]

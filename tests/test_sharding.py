@@ -65,7 +65,7 @@ CHILD = textwrap.dedent(
     plan = simulate_module._plan(nets[0], 300, 0, "states", None, None, 8, None)
     mesh = simulate_module._mesh(None, 8)
     keys = jax.vmap(lambda k: jr.fold_in(key, k))(jax.numpy.arange(8))
-    hlo = simulate_module._simulate_ensemble.lower(stacked, axes, keys, 8, plan, mesh)
+    hlo = simulate_module._simulate_ensemble.lower(stacked, axes, keys, 8, 8, plan, mesh)
     text = hlo.compile().compiled.as_text()
     assert "pred[2,5]" in text  # the carried state of two networks per device
     for collective in ("all-gather", "all-reduce", "all-to-all", "collective-permute"):
@@ -76,6 +76,7 @@ CHILD = textwrap.dedent(
 
 
 @pytest.mark.slow
+@pytest.mark.float64  # the child process runs in float64 too
 def test_sharded_ensembles_equal_one_device(tmp_path):
     out = tmp_path / "sharded.npz"
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4")
