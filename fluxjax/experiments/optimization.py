@@ -42,21 +42,44 @@ LOCAL_MAXIMUM_TOLERANCE = 1e-10
 """Bits: a single-bias change that gains less than this is float64 round-off."""
 
 
+def _in_float64(function):
+    """Runs ``function`` with float64 arrays enabled (``jax.enable_x64``).
+
+    The study's exact objectives need float64: float32 resolves the triplet indicator
+    only to about 1e-4 bit, too coarse for the ±0.01 local-maximum check, which must
+    tell a gain of 1e-10 bit from round-off. Every exact computation of this module
+    goes through this one switch (and converts its networks with
+    :func:`_as_float64`); the sampled ones run in the library's default float32.
+    """
+
+    @functools.wraps(function)
+    def in_float64(*args, **kwargs):
+        with jax.enable_x64(True):
+            return function(*args, **kwargs)
+
+    return in_float64
+
+
 def _as_float64(net: fj.BinaryNetwork) -> fj.BinaryNetwork:
-    """``net`` in float64 (call inside ``jax.enable_x64(True)``)."""
+    """``net`` in float64 (inside :func:`_in_float64`)."""
     return with_fields(net, dtype=jnp.float64)
+
+
+@_in_float64
+def _exact_indicators(nets) -> tuple[np.ndarray, np.ndarray]:
+    """The exact indicator (intra, inter) of each network, in float64."""
+    return exact_indicator([_as_float64(n) for n in nets])
 
 
 def _exact_totals(nets) -> np.ndarray:
     """The exact indicator intra + inter of each network, in float64."""
-    with jax.enable_x64(True):
-        return np.add(*exact_indicator([_as_float64(n) for n in nets]))
+    return np.add(*_exact_indicators(nets))
 
 
+@_in_float64
 def _exact_full_fluxes(nets) -> np.ndarray:
     """The exact full-state flux of each network, in float64."""
-    with jax.enable_x64(True):
-        return np.array([float(fj.exact_flux(_as_float64(n))) for n in nets])
+    return np.array([float(fj.exact_flux(_as_float64(n))) for n in nets])
 
 
 def _single_bias_gains(net: fj.BinaryNetwork, score, delta: float = 0.01) -> np.ndarray:
@@ -70,6 +93,7 @@ def _single_bias_gains(net: fj.BinaryNetwork, score, delta: float = 0.01) -> np.
     return np.max((values[1:] - values[0]).reshape(2, -1), axis=0)
 
 
+@_in_float64
 def _newton_polish(net: fj.BinaryNetwork, objective, neurons, iterations: int = 10):
     """Damped Newton ascent of ``objective(net)`` over the biases of ``neurons``.
 
@@ -78,22 +102,21 @@ def _newton_polish(net: fj.BinaryNetwork, objective, neurons, iterations: int = 
     with a decaying rate gets close; Newton then converges to round-off.
     """
     index = tuple(int(i) for i in neurons)
-    with jax.enable_x64(True):
-        net = _as_float64(net)
-        sub = net.biases[np.asarray(index)]
-        for _ in range(iterations):
-            value, grad, H = _newton_terms(objective, index, net, sub)
-            if np.linalg.eigvalsh(np.asarray(H)).max() >= 0:
+    net = _as_float64(net)
+    sub = net.biases[np.asarray(index)]
+    for _ in range(iterations):
+        value, grad, H = _newton_terms(objective, index, net, sub)
+        if np.linalg.eigvalsh(np.asarray(H)).max() >= 0:
+            break
+        step = -np.linalg.solve(np.asarray(H), np.asarray(grad))
+        while np.abs(step).max() > 1e-12:
+            if _newton_value(objective, index, net, sub + step) > value:
                 break
-            step = -np.linalg.solve(np.asarray(H), np.asarray(grad))
-            while np.abs(step).max() > 1e-12:
-                if _newton_value(objective, index, net, sub + step) > value:
-                    break
-                step = step / 2
-            else:
-                break
-            sub = sub + step
-        return np.asarray(net.biases.at[np.asarray(index)].set(sub))
+            step = step / 2
+        else:
+            break
+        sub = sub + step
+    return np.asarray(net.biases.at[np.asarray(index)].set(sub))
 
 
 def _with_biases_of(net, index, sub):
@@ -181,11 +204,7 @@ def run(config: StudyConfig) -> dict:
         "half_firing_bias": half,
         "isolated": cores,
     }
-    with jax.enable_x64(True):
-        exact = {
-            name: exact_indicator([_as_float64(n) for n in nets])
-            for name, nets in scored.items()
-        }
+    exact = {name: _exact_indicators(nets) for name, nets in scored.items()}
     full_flux = {name: _exact_full_fluxes(nets) for name, nets in scored.items()}
     embedded = _embedded_soft(networks, jax.random.fold_in(key, 7), config)
     # Bar 5: the gradient optimum, sampled exactly like the other bars.
@@ -244,25 +263,32 @@ def _gradient_optimum(start, key, objective, config: StudyConfig, polish):
         np.asarray(start.half_firing_biases()),
         np.full(n, _best_uniform_bias(start, config, score)),
     ]
-    schedule = optax.cosine_decay_schedule(0.2, config.gradient_steps, alpha=0.005)
     clock = time.perf_counter()
     found = []
     for k, centre in enumerate(centres):
         run_key = jax.random.fold_in(key, k)
         jitter = 0.1 * np.asarray(jax.random.normal(run_key, (n,)))
-        with jax.enable_x64(True):
-            net, history = fj.optimize_biases(
-                _as_float64(with_fields(start, biases=centre + jitter)),
-                run_key,
-                objective,
-                steps=config.gradient_steps,
-                optimizer=optax.adam(schedule),
-                tol=None,
-            )
+        net, history = _ascend(
+            with_fields(start, biases=centre + jitter), run_key, objective, config
+        )
         optimum = with_fields(start, biases=_newton_polish(net, *polish))
         found.append((float(score([optimum])[0]), optimum, history.objective.tolist()))
     _, best, trace = max(found, key=lambda item: item[0])
     return best, time.perf_counter() - clock, trace
+
+
+@_in_float64
+def _ascend(start: fj.BinaryNetwork, key, objective, config: StudyConfig):
+    """Adam on an exact objective in float64, the rate decaying 0.2 -> 0.001."""
+    schedule = optax.cosine_decay_schedule(0.2, config.gradient_steps, alpha=0.005)
+    return fj.optimize_biases(
+        _as_float64(start),
+        key,
+        objective,
+        steps=config.gradient_steps,
+        optimizer=optax.adam(schedule),
+        tol=None,
+    )
 
 
 def _optimize_one(start: fj.BinaryNetwork, key, config: StudyConfig) -> dict:
@@ -288,10 +314,7 @@ def _optimize_one(start: fj.BinaryNetwork, key, config: StudyConfig) -> dict:
         ),
     }
     clock = time.perf_counter()
-    with jax.enable_x64(True):
-        net, trace = _hill_climb_restarts(
-            _as_float64(start), jax.random.fold_in(key, 2), config
-        )
+    net, trace = _hill_climb_restarts(start, jax.random.fold_in(key, 2), config)
     outcome["hill_climb"] = (
         with_fields(start, biases=np.asarray(net.biases)),
         time.perf_counter() - clock,
@@ -381,12 +404,14 @@ def _best_uniform_bias(
     return float(best_uniform_biases([core], config.uniform_biases, score)[0][0])
 
 
+@_in_float64
 def _hill_climb_restarts(start: fj.BinaryNetwork, key, config: StudyConfig):
     """The paper's 4 restarts of the hill climb, on the exact indicator, vmapped.
 
     Starts: zero, the 50 %-firing bias, the best uniform bias, Uniform(-5, 5). Returns
     the best network and its objective trace.
     """
+    start = _as_float64(start)
     n = start.num_neurons
     half = start.half_firing_biases()
     best_uniform = _best_uniform_bias(start, config)
