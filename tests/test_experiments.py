@@ -11,8 +11,9 @@ import reference as ref
 from conftest import random_weights
 
 import fluxjax as fj
-from fluxjax.experiments import embedding, optimization, reproduce
+from fluxjax.experiments import embedding, optimization, report, reproduce
 from fluxjax.experiments._common import TRIPLETS, StudyConfig, flux_indicator
+from fluxjax.experiments._results import from_json, to_json
 
 
 TINY = StudyConfig(
@@ -103,7 +104,7 @@ def tiny_run(tmp_path_factory):
 def test_reproduce_writes_results_report_and_figures(tiny_run):
     out, results = tiny_run
     stored = json.loads((out / "results.json").read_text())
-    for key in reproduce.HEADLINE:
+    for key in report.HEADLINE:
         assert key in stored
     for key in (
         "isolated",
@@ -118,9 +119,9 @@ def test_reproduce_writes_results_report_and_figures(tiny_run):
     ):
         entry = stored[key]
         assert entry["intra"]["n"] >= 1 and entry["intra"]["mean"] > 0
-    report = (out / "report.md").read_text()
-    assert "Quick run" in report and "| claim |" in report
-    for figure in reproduce.FIGURES:
+    text = (out / "report.md").read_text()
+    assert "Quick run" in text and "| claim |" in text and "Criteria:" in text
+    for figure in report.FIGURES:
         assert (out / figure).stat().st_size > 10_000
 
 
@@ -145,7 +146,10 @@ def test_reproduce_resumes_finished_parts(tiny_run, monkeypatch):
     def fail(*args):
         raise AssertionError("a finished part was recomputed")
 
-    monkeypatch.setattr(reproduce, "PARTS", {name: fail for name in reproduce.PARTS})
+    failing = {
+        name: reproduce.Part(fail, part.kind) for name, part in reproduce.PARTS.items()
+    }
+    monkeypatch.setattr(reproduce, "PARTS", failing)
     again = reproduce.reproduce(TINY, out, progress=False)
     assert again["embedded"] == results["embedded"]
     # A different configuration recomputes; optimisation settings only that part.
@@ -155,12 +159,54 @@ def test_reproduce_resumes_finished_parts(tiny_run, monkeypatch):
         )
     ran = []
     parts = {
-        name: (lambda c, d, n=name: ran.append(n) or {}) for name in reproduce.PARTS
+        name: reproduce.Part(lambda c, d, n=name: ran.append(n) or {}, part.kind)
+        for name, part in reproduce.PARTS.items()
     }
     monkeypatch.setattr(reproduce, "PARTS", parts)
     changed = dataclasses.replace(TINY, hill_iterations=4)
-    reproduce.run_parts(changed, out, progress=False)
+    reproduce.run_parts(changed, out / "changed", progress=False)
+    assert ran == list(reproduce.PARTS)  # a new directory: everything runs
+    ran.clear()
+    for name in reproduce.PARTS:  # the finished parts of the tiny run, copied
+        (out / "changed" / "parts" / f"{name}.json").write_text(
+            (out / "parts" / f"{name}.json").read_text()
+        )
+    reproduce.run_parts(changed, out / "changed", progress=False)
     assert ran == ["optimization"]
+
+
+def test_typed_parts_round_trip_through_json(tiny_run):
+    """Every part's JSON (results.json) rebuilds the typed result, and back."""
+    _, results = tiny_run
+    for name, part in reproduce.PARTS.items():
+        typed = from_json(part.kind, results["parts"][name])
+        assert isinstance(typed, part.kind)
+        assert to_json(typed) == results["parts"][name]
+    with pytest.raises(ValueError, match="lacks"):
+        from_json(reproduce.PARTS["lesions"].kind, {"lesions": {}})
+
+
+def test_a_damaged_part_is_reported_and_recomputed(tiny_run, monkeypatch, capsys):
+    out, _ = tiny_run
+    path = out / "parts" / "lesions.json"
+    good = path.read_text()
+    ran = []
+    parts = {
+        name: reproduce.Part(
+            (lambda c, d, run=part.run, n=name: ran.append(n) or run(c, d)), part.kind
+        )
+        for name, part in reproduce.PARTS.items()
+    }
+    monkeypatch.setattr(reproduce, "PARTS", parts)
+    try:
+        path.write_text(good[: len(good) // 2])  # truncated JSON
+        reproduce.run_parts(TINY, out, progress=True)
+        assert ran == ["lesions"]
+        printed = capsys.readouterr()
+        assert "lesions.json: not a readable part" in printed.out + printed.err
+        assert json.loads(path.read_text())["result"] == json.loads(good)["result"]
+    finally:
+        path.write_text(good)
 
 
 def test_cli_rejects_bad_sizes(capsys):

@@ -15,6 +15,8 @@ import numpy as np
 
 import fluxjax as fj
 
+from ._results import IndicatorSummary, Summary
+
 
 TRIPLETS = ((0, 1, 2), (3, 4, 5), (6, 7, 8))
 MAX_RECORDED_BYTES = 200_000_000  # per compiled ensemble call; larger ensembles chunk
@@ -122,19 +124,19 @@ def _stable_hash(name: str) -> int:
     return int.from_bytes(name.encode()[:4].ljust(4, b"\0"), "little") ^ len(name)
 
 
-def summary(values) -> dict:
-    """``{"mean", "sd", "n"}`` of per-seed values (sd with ddof = 1; 0 for n = 1)."""
+def summary(values) -> Summary:
+    """Mean, SD (ddof = 1; 0 for n = 1) and count of per-seed values."""
     values = np.asarray(values, dtype=float).ravel()
     sd = float(np.std(values, ddof=1)) if values.size > 1 else 0.0
-    return {"mean": float(np.mean(values)), "sd": sd, "n": int(values.size)}
+    return Summary(float(np.mean(values)), sd, int(values.size))
 
 
-def indicator_summary(intra, inter) -> dict:
+def indicator_summary(intra, inter) -> IndicatorSummary:
     """The results-table entry of a flux indicator: intra and inter, in bits."""
-    return {"intra": summary(intra), "inter": summary(inter)}
+    return IndicatorSummary(summary(intra), summary(inter))
 
 
-def fold_change(numerator, denominator) -> dict:
+def fold_change(numerator, denominator) -> Summary:
     """Per-seed fold changes numerator / denominator, summarised."""
     return summary(np.asarray(numerator, float) / np.asarray(denominator, float))
 

@@ -7,6 +7,8 @@ weights placed at random, or a degree-preserving rewiring; the "core" analysed i
 then neurons 0-9 of the shuffled network.
 """
 
+from typing import NamedTuple
+
 import jax
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
@@ -19,9 +21,26 @@ from ._common import (
     fold_change,
     indicator_summary,
 )
+from ._results import IndicatorSummary, Summary
 
 
-def run(config: StudyConfig) -> dict:
+class ControlEntry(NamedTuple):
+    """One sweep value (``kind`` = "core_density" or "t0") or randomised control."""
+
+    kind: str
+    value: float | str
+    embedded: IndicatorSummary
+    isolated: IndicatorSummary
+    fold_change: Summary
+
+
+class ControlsResult(NamedTuple):
+    """The embedding effect under other settings and in randomised networks."""
+
+    entries: list[ControlEntry]
+
+
+def run(config: StudyConfig) -> ControlsResult:
     """Embedded vs isolated indicator per sweep value, and the randomised controls."""
     settings = [("core_density", d) for d in config.core_densities]
     settings += [("t0", t) for t in config.temperatures]
@@ -48,29 +67,31 @@ def run(config: StudyConfig) -> dict:
     entries = []
     for k, (kind, value) in enumerate(names):
         entries.append(
-            {
-                "kind": kind,
-                "value": value,
-                "embedded": indicator_summary(emb[0][k], emb[1][k]),
-                "isolated": indicator_summary(iso[0][k], iso[1][k]),
-                "fold_change": fold_change(
-                    emb[0][k] + emb[1][k], iso[0][k] + iso[1][k]
-                ),
-            }
+            ControlEntry(
+                kind=kind,
+                value=value,
+                embedded=indicator_summary(emb[0][k], emb[1][k]),
+                isolated=indicator_summary(iso[0][k], iso[1][k]),
+                fold_change=fold_change(emb[0][k] + emb[1][k], iso[0][k] + iso[1][k]),
+            )
         )
-    return {"entries": entries}
+    return ControlsResult(entries)
 
 
-def plot(result: dict) -> Figure:
+def label(entry: ControlEntry) -> str:
+    """The row label of an entry: "t0 = 2.5", or the control's name."""
+    return (
+        str(entry.value) if entry.kind == "control" else f"{entry.kind} = {entry.value}"
+    )
+
+
+def plot(result: ControlsResult) -> Figure:
     """Fold change embedded / isolated for every sweep value and control."""
-    entries = result["entries"]
-    labels = [
-        f"{e['kind']} = {e['value']}" if e["kind"] != "control" else e["value"]
-        for e in entries
-    ]
-    mean = [e["fold_change"]["mean"] for e in entries]
-    sd = [e["fold_change"]["sd"] for e in entries]
-    colors = ["C2" if e["kind"] == "control" else "C0" for e in entries]
+    entries = result.entries
+    labels = [label(e) for e in entries]
+    mean = [e.fold_change.mean for e in entries]
+    sd = [e.fold_change.sd for e in entries]
+    colors = ["C2" if e.kind == "control" else "C0" for e in entries]
     fig, ax = plt.subplots(figsize=(7, 0.4 * len(entries) + 1.2))
     ax.barh(range(len(entries)), mean, xerr=sd, color=colors)
     ax.axvline(1.0, color="k", lw=1)

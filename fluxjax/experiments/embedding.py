@@ -7,6 +7,8 @@ mean mu_i is the effective bias and its SD sigma_i the fluctuation size (Metzner
 2026, Fig. 5).
 """
 
+from typing import NamedTuple
+
 import jax
 import matplotlib.pyplot as plt
 import numpy as np
@@ -23,6 +25,7 @@ from ._common import (
     record_core,
     summary,
 )
+from ._results import IndicatorSummary, Summary
 
 
 def embedding_signal(states: np.ndarray, weights: np.ndarray, core, rest) -> np.ndarray:
@@ -58,7 +61,76 @@ def _quartiles(signal: np.ndarray) -> np.ndarray:
     ).astype(np.uint32)
 
 
-def run(config: StudyConfig) -> dict:
+class PerSeedIndicator(NamedTuple):
+    """The sampled indicator of each seed (bits)."""
+
+    embedded_intra: list[float]
+    embedded_inter: list[float]
+    isolated_intra: list[float]
+    isolated_inter: list[float]
+
+
+class FullFlux(NamedTuple):
+    """The core's full 10-neuron flux I(x_t; x_t+1), estimated and exact (bits)."""
+
+    embedded_miller_madow: Summary
+    embedded_stderr: Summary
+    embedded_extrapolated: Summary
+    isolated_miller_madow: Summary
+    isolated_extrapolated: Summary
+    isolated_exact: Summary
+
+
+class StateEntropy(NamedTuple):
+    """The core's state entropy H(x_t) (bits)."""
+
+    embedded: Summary
+    isolated_exact: Summary
+
+
+class FiringRates(NamedTuple):
+    """Mean firing rates: per population of the embedded network, and the isolated core."""
+
+    embedded: dict[str, Summary]
+    isolated_core: Summary
+
+
+class Signal(NamedTuple):
+    """The embedding signal U_i: per-seed means mu and SDs sigma, and its correlations."""
+
+    mu: list[list[float]]
+    sigma: list[list[float]]
+    mu_summary: Summary
+    sigma_summary: Summary
+    lag0_correlation: Summary
+    lag1_autocorrelation: Summary
+
+
+class Raster(NamedTuple):
+    """The first 150 states of seed 0: the whole embedded network, the isolated core."""
+
+    embedded: list[list[int]]
+    isolated: list[list[int]]
+
+
+class EmbeddingResult(NamedTuple):
+    """Isolated against embedded cores (claims 1 and 2), and the embedding signal."""
+
+    seeds: list[int]
+    embedded: IndicatorSummary
+    isolated: IndicatorSummary
+    isolated_exact: IndicatorSummary
+    fold_change: Summary
+    per_seed: PerSeedIndicator
+    full_flux: FullFlux
+    state_entropy: StateEntropy
+    transfer_entropy_into_core: Summary
+    firing_rates: FiringRates
+    signal: Signal
+    raster: Raster
+
+
+def run(config: StudyConfig) -> EmbeddingResult:
     """Flux of isolated vs embedded cores, firing rates, and the embedding signal."""
     networks = config.networks()
     nets = [net for net, _ in networks]
@@ -112,54 +184,53 @@ def run(config: StudyConfig) -> dict:
         if name != "excitatory"
     }
     total_emb, total_iso = emb_intra + emb_inter, iso_intra + iso_inter
-    return {
-        "seeds": config.seeds,
-        "embedded": indicator_summary(emb_intra, emb_inter),
-        "isolated": indicator_summary(iso_intra, iso_inter),
-        "isolated_exact": indicator_summary(ex_intra, ex_inter),
-        "fold_change": fold_change(total_emb, total_iso),
-        "per_seed": {
-            "embedded_intra": emb_intra.tolist(),
-            "embedded_inter": emb_inter.tolist(),
-            "isolated_intra": iso_intra.tolist(),
-            "isolated_inter": iso_inter.tolist(),
-        },
-        "full_flux": {
-            "embedded_miller_madow": summary(emb_full),
-            "embedded_stderr": summary(emb_full_se),
-            "embedded_extrapolated": summary(emb_extrapolated),
-            "isolated_miller_madow": summary(iso_full),
-            "isolated_extrapolated": summary(iso_extrapolated),
-            "isolated_exact": summary([float(fj.exact_flux(c)) for c in cores]),
-        },
-        "state_entropy": {
-            "embedded": summary(np.asarray(fj.plugin_entropy(embedded))),
-            "isolated_exact": summary([float(fj.exact_entropy(c)) for c in cores]),
-        },
-        "transfer_entropy_into_core": summary(te),
-        "firing_rates": {
-            "embedded": rates,
-            "isolated_core": summary(isolated.mean((1, 2))),
-        },
-        "signal": {
-            "mu": mu.tolist(),
-            "sigma": sigma.tolist(),
-            "mu_summary": summary(mu),
-            "sigma_summary": summary(sigma),
-            "lag0_correlation": summary(lag0),
-            "lag1_autocorrelation": summary(lag1),
-        },
-        "raster": {
-            "embedded": full[0, :150].astype(int).tolist(),
-            "isolated": isolated[0, :150].astype(int).tolist(),
-        },
-    }
+    return EmbeddingResult(
+        seeds=config.seeds,
+        embedded=indicator_summary(emb_intra, emb_inter),
+        isolated=indicator_summary(iso_intra, iso_inter),
+        isolated_exact=indicator_summary(ex_intra, ex_inter),
+        fold_change=fold_change(total_emb, total_iso),
+        per_seed=PerSeedIndicator(
+            embedded_intra=emb_intra.tolist(),
+            embedded_inter=emb_inter.tolist(),
+            isolated_intra=iso_intra.tolist(),
+            isolated_inter=iso_inter.tolist(),
+        ),
+        full_flux=FullFlux(
+            embedded_miller_madow=summary(emb_full),
+            embedded_stderr=summary(emb_full_se),
+            embedded_extrapolated=summary(emb_extrapolated),
+            isolated_miller_madow=summary(iso_full),
+            isolated_extrapolated=summary(iso_extrapolated),
+            isolated_exact=summary([float(fj.exact_flux(c)) for c in cores]),
+        ),
+        state_entropy=StateEntropy(
+            embedded=summary(np.asarray(fj.plugin_entropy(embedded))),
+            isolated_exact=summary([float(fj.exact_entropy(c)) for c in cores]),
+        ),
+        transfer_entropy_into_core=summary(te),
+        firing_rates=FiringRates(
+            embedded=rates, isolated_core=summary(isolated.mean((1, 2)))
+        ),
+        signal=Signal(
+            mu=mu.tolist(),
+            sigma=sigma.tolist(),
+            mu_summary=summary(mu),
+            sigma_summary=summary(sigma),
+            lag0_correlation=summary(lag0),
+            lag1_autocorrelation=summary(lag1),
+        ),
+        raster=Raster(
+            embedded=full[0, :150].astype(int).tolist(),
+            isolated=isolated[0, :150].astype(int).tolist(),
+        ),
+    )
 
 
-def plot_raster(result: dict) -> Figure:
+def plot_raster(result: EmbeddingResult) -> Figure:
     """Raster of the embedded network (populations coloured) beside the isolated core."""
-    embedded = np.asarray(result["raster"]["embedded"])
-    isolated = np.asarray(result["raster"]["isolated"])
+    embedded = np.asarray(result.raster.embedded)
+    isolated = np.asarray(result.raster.isolated)
     fig, (left, right) = plt.subplots(
         1, 2, figsize=(10, 4), gridspec_kw={"width_ratios": [3, 2]}
     )
@@ -173,7 +244,7 @@ def plot_raster(result: dict) -> Figure:
     left.set(
         xlabel="step",
         ylabel="neuron",
-        title=f"embedded network (seed {result['seeds'][0]})",
+        title=f"embedded network (seed {result.seeds[0]})",
     )
     left.invert_yaxis()
     left.legend(loc="upper right", fontsize=7, markerscale=4)
@@ -185,10 +256,10 @@ def plot_raster(result: dict) -> Figure:
     return fig
 
 
-def plot_signal(result: dict) -> Figure:
+def plot_signal(result: EmbeddingResult) -> Figure:
     """Per-core-neuron effective bias mu_i and fluctuation sigma_i over seeds."""
-    mu = np.asarray(result["signal"]["mu"])
-    sigma = np.asarray(result["signal"]["sigma"])
+    mu = np.asarray(result.signal.mu)
+    sigma = np.asarray(result.signal.sigma)
     fig, axes = plt.subplots(1, 3, figsize=(11, 3.5))
     neurons = np.arange(mu.shape[1])
     axes[0].errorbar(neurons, mu.mean(0), mu.std(0), fmt="o", color="C0")

@@ -5,6 +5,8 @@ single cuts and the double cut core -> interneurons + core -> periphery); the sw
 varies the inhibitory weight w_inh from -2 t0 to 0 (Metzner et al. 2026, Fig. 7).
 """
 
+from typing import NamedTuple
+
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
@@ -12,6 +14,7 @@ from matplotlib.figure import Figure
 import fluxjax as fj
 
 from ._common import StudyConfig, flux_indicator, indicator_summary
+from ._results import IndicatorSummary
 
 
 LESIONS = {
@@ -33,7 +36,16 @@ def _core_temperature(net: fj.BinaryNetwork, groups) -> float:
     return float(temperature[groups["core"][0]])
 
 
-def run(config: StudyConfig) -> dict:
+class LesionsResult(NamedTuple):
+    """The embedded core's indicator under each lesion and along the w_inh sweep."""
+
+    lesions: dict[str, IndicatorSummary]
+    relative_to_intact: dict[str, float]
+    inhibitory_scales: list[float]
+    inhibitory_sweep: list[IndicatorSummary]
+
+
+def run(config: StudyConfig) -> LesionsResult:
     """Flux indicator of the embedded core: intact, each lesion, and vs w_inh."""
     networks = config.networks()
     conditions = {"intact": [net for net, _ in networks]}
@@ -55,40 +67,28 @@ def run(config: StudyConfig) -> dict:
         name: indicator_summary(intra[k], inter[k]) for k, name in enumerate(conditions)
     }
     intact = (intra[0] + inter[0]).mean()
-    return {
-        "lesions": {name: results[name] for name in ["intact", *LESIONS]},
-        "relative_to_intact": {
+    return LesionsResult(
+        lesions={name: results[name] for name in ["intact", *LESIONS]},
+        relative_to_intact={
             name: float((intra[k] + inter[k]).mean() / intact)
             for k, name in enumerate(conditions)
             if not name.startswith("w_inh")
         },
-        "inhibitory_scales": scales,
-        "inhibitory_sweep": [results[f"w_inh={s}"] for s in scales],
-    }
+        inhibitory_scales=scales,
+        inhibitory_sweep=[results[f"w_inh={s}"] for s in scales],
+    )
 
 
-def plot(result: dict) -> Figure:
+def plot(result: LesionsResult) -> Figure:
     """Lesion bars and the inhibitory-weight sweep (intra + inter, mean ± sd)."""
     fig, (left, right) = plt.subplots(
         1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [3, 2]}
     )
-    names = list(result["lesions"])
-    total = np.array(
-        [
-            1e3
-            * (
-                result["lesions"][n]["intra"]["mean"]
-                + result["lesions"][n]["inter"]["mean"]
-            )
-            for n in names
-        ]
-    )
+    names = list(result.lesions)
+    total = np.array([1e3 * result.lesions[n].total for n in names])
     sd = np.array(
         [
-            1e3
-            * np.hypot(
-                result["lesions"][n]["intra"]["sd"], result["lesions"][n]["inter"]["sd"]
-            )
+            1e3 * np.hypot(result.lesions[n].intra.sd, result.lesions[n].inter.sd)
             for n in names
         ]
     )
@@ -100,10 +100,10 @@ def plot(result: dict) -> Figure:
     left.set(
         xlabel="flux indicator (10$^{-3}$ bit)", title="lesions of the embedded network"
     )
-    scales = np.asarray(result["inhibitory_scales"])
+    scales = np.asarray(result.inhibitory_scales)
     for part, color in (("intra", "C0"), ("inter", "C1")):
-        mean = 1e3 * np.array([e[part]["mean"] for e in result["inhibitory_sweep"]])
-        err = 1e3 * np.array([e[part]["sd"] for e in result["inhibitory_sweep"]])
+        mean = 1e3 * np.array([getattr(e, part).mean for e in result.inhibitory_sweep])
+        err = 1e3 * np.array([getattr(e, part).sd for e in result.inhibitory_sweep])
         right.errorbar(scales, mean, err, marker="o", ms=3, color=color, label=part)
     right.set(
         xlabel="w_inh / t0",

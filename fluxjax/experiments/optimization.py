@@ -14,6 +14,7 @@ Bar 5 of Fig. 6(a) is the gradient optimum, sampled like the other bars.
 
 import functools
 import time
+from typing import NamedTuple
 
 import equinox as eqx
 import jax
@@ -36,6 +37,7 @@ from ._common import (
     summary,
     with_fields,
 )
+from ._results import IndicatorSummary, Summary
 
 
 LOCAL_MAXIMUM_TOLERANCE = 1e-10
@@ -170,7 +172,48 @@ MEASURED = tuple(sorted({i for triplet in TRIPLETS for i in triplet}))
 """The core neurons the triplet indicator reads (0..8; neuron 9 is in no triplet)."""
 
 
-def run(config: StudyConfig) -> dict:
+class EmbeddedSoft(NamedTuple):
+    """Soft-gradient ascent of the embedded core's flux over its biases (sampled)."""
+
+    full_flux_before: Summary
+    full_flux_after: Summary
+    indicator_before: IndicatorSummary
+    indicator_after: IndicatorSummary
+    core_biases: list[list[float]]
+    seconds: Summary
+
+
+class LocalMaximum(NamedTuple):
+    """The ±``delta`` single-bias check of the gradient optima (gains in bits)."""
+
+    delta: float
+    tolerance: float
+    indicator_gains: list[list[float]]
+    indicator_measured_gain: list[float]
+    indicator_unmeasured_gain: list[float]
+    full_flux_gain: list[float]
+
+
+class OptimizationResult(NamedTuple):
+    """Claims 4 and 5: every method's biases, scored exactly, per seed (bits)."""
+
+    optimized_biases: IndicatorSummary
+    per_seed_total: dict[str, list[float]]
+    exact: dict[str, IndicatorSummary]
+    exact_per_seed_total: dict[str, list[float]]
+    exact_full_flux: dict[str, Summary]
+    exact_full_flux_per_seed: dict[str, list[float]]
+    seconds: dict[str, Summary]
+    biases: dict[str, list[list[float]]]
+    curves: dict[str, list[list[float]]]
+    embedded_soft: EmbeddedSoft
+    local_maximum: LocalMaximum
+    gradient_is_local_maximum: list[bool]
+    full_flux_gradient_is_local_maximum: list[bool]
+    self_organization_converged_at: list[int]
+
+
+def run(config: StudyConfig) -> OptimizationResult:
     """Optimises each seed's isolated-core biases five ways; scores everything exactly."""
     networks = config.networks(config.seeds[: config.optimization_seeds])
     cores = [fj.isolated_core(net, groups) for net, groups in networks]
@@ -213,40 +256,38 @@ def run(config: StudyConfig) -> dict:
     )
     measured = [float(g[list(MEASURED)].max()) for g in gains]
     full = [float(g.max()) for g in full_gains]
-    return {
-        "optimized_biases": indicator_summary(intra, inter),
-        "per_seed_total": {"optimized_biases": (intra + inter).tolist()},
-        "exact": {name: indicator_summary(*values) for name, values in exact.items()},
-        "exact_per_seed_total": {
+    return OptimizationResult(
+        optimized_biases=indicator_summary(intra, inter),
+        per_seed_total={"optimized_biases": (intra + inter).tolist()},
+        exact={name: indicator_summary(*values) for name, values in exact.items()},
+        exact_per_seed_total={
             name: (v[0] + v[1]).tolist() for name, v in exact.items()
         },
-        "exact_full_flux": {
-            name: summary(values) for name, values in full_flux.items()
-        },
-        "exact_full_flux_per_seed": {
+        exact_full_flux={name: summary(values) for name, values in full_flux.items()},
+        exact_full_flux_per_seed={
             name: values.tolist() for name, values in full_flux.items()
         },
-        "seconds": {name: summary(values) for name, values in seconds.items()},
-        "biases": {
+        seconds={name: summary(values) for name, values in seconds.items()},
+        biases={
             name: [np.asarray(n.biases).tolist() for n in nets]
             for name, nets in {**methods, "half_firing_bias": half}.items()
         },
-        "curves": curves,
-        "embedded_soft": embedded,
-        "local_maximum": {
-            "delta": 0.01,
-            "tolerance": LOCAL_MAXIMUM_TOLERANCE,
-            "indicator_gains": [g.tolist() for g in gains],
-            "indicator_measured_gain": measured,
-            "indicator_unmeasured_gain": [float(g[-1]) for g in gains],
-            "full_flux_gain": full,
-        },
-        "gradient_is_local_maximum": [g <= LOCAL_MAXIMUM_TOLERANCE for g in measured],
-        "full_flux_gradient_is_local_maximum": [
+        curves=curves,
+        embedded_soft=embedded,
+        local_maximum=LocalMaximum(
+            delta=0.01,
+            tolerance=LOCAL_MAXIMUM_TOLERANCE,
+            indicator_gains=[g.tolist() for g in gains],
+            indicator_measured_gain=measured,
+            indicator_unmeasured_gain=[float(g[-1]) for g in gains],
+            full_flux_gain=full,
+        ),
+        gradient_is_local_maximum=[g <= LOCAL_MAXIMUM_TOLERANCE for g in measured],
+        full_flux_gradient_is_local_maximum=[
             g <= LOCAL_MAXIMUM_TOLERANCE for g in full
         ],
-        "self_organization_converged_at": converged_at,
-    }
+        self_organization_converged_at=converged_at,
+    )
 
 
 def _gradient_optimum(start, key, objective, config: StudyConfig, polish):
@@ -354,7 +395,7 @@ def _optimize_one(start: fj.BinaryNetwork, key, config: StudyConfig) -> dict:
     return outcome
 
 
-def _embedded_soft(networks, key, config: StudyConfig) -> dict:
+def _embedded_soft(networks, key, config: StudyConfig) -> EmbeddedSoft:
     """Soft-gradient ascent of the embedded core's flux over the core's biases.
 
     Runs in the full 125-neuron network; checked with sampled estimates (Miller–Madow
@@ -384,14 +425,14 @@ def _embedded_soft(networks, key, config: StudyConfig) -> dict:
     flux = np.asarray(fj.plugin_flux(states, "miller-madow"))
     intra, inter = map(np.asarray, fj.plugin_triplet_flux(states, TRIPLETS))
     m = len(networks)
-    return {
-        "full_flux_before": summary(flux[:m]),
-        "full_flux_after": summary(flux[m:]),
-        "indicator_before": indicator_summary(intra[:m], inter[:m]),
-        "indicator_after": indicator_summary(intra[m:], inter[m:]),
-        "core_biases": [np.asarray(n.biases)[:10].tolist() for n in after],
-        "seconds": summary(seconds),
-    }
+    return EmbeddedSoft(
+        full_flux_before=summary(flux[:m]),
+        full_flux_after=summary(flux[m:]),
+        indicator_before=indicator_summary(intra[:m], inter[:m]),
+        indicator_after=indicator_summary(intra[m:], inter[m:]),
+        core_biases=[np.asarray(n.biases)[:10].tolist() for n in after],
+        seconds=summary(seconds),
+    )
 
 
 def _best_uniform_bias(
@@ -457,18 +498,13 @@ METHOD_LABELS = {
 }
 
 
-def plot(result: dict) -> Figure:
+def plot(result: OptimizationResult) -> Figure:
     """Exact indicator per method (bars), optimisation traces, and final biases."""
     fig, axes = plt.subplots(1, 3, figsize=(14, 4))
     names = list(METHOD_LABELS)
-    totals = [
-        1e3
-        * (result["exact"][n]["intra"]["mean"] + result["exact"][n]["inter"]["mean"])
-        for n in names
-    ]
+    totals = [1e3 * result.exact[n].total for n in names]
     errors = [
-        1e3
-        * np.hypot(result["exact"][n]["intra"]["sd"], result["exact"][n]["inter"]["sd"])
+        1e3 * np.hypot(result.exact[n].intra.sd, result.exact[n].inter.sd)
         for n in names
     ]
     axes[0].barh(
@@ -483,13 +519,13 @@ def plot(result: dict) -> Figure:
         xlabel="exact flux indicator (10$^{-3}$ bit)", title="isolated core, by method"
     )
     for name, color in (("gradient_exact", "C0"), ("hill_climb", "C2")):
-        trace = 1e3 * np.asarray(result["curves"][name][0])
+        trace = 1e3 * np.asarray(result.curves[name][0])
         axes[1].plot(
             np.arange(len(trace)), trace, color=color, label=METHOD_LABELS[name]
         )
-    so = 1e3 * np.asarray(result["curves"]["self_organized"][0])
+    so = 1e3 * np.asarray(result.curves["self_organized"][0])
     axes[1].plot(
-        np.linspace(0, len(result["curves"]["hill_climb"][0]), len(so)),
+        np.linspace(0, len(result.curves["hill_climb"][0]), len(so)),
         so,
         color="C3",
         label="self-organisation (rescaled time)",
@@ -506,7 +542,7 @@ def plot(result: dict) -> Figure:
         ("self_organized", "^"),
         ("half_firing_bias", "x"),
     ):
-        biases = np.asarray(result["biases"][name][0])
+        biases = np.asarray(result.biases[name][0])
         axes[2].plot(np.arange(len(biases)), biases, marker, label=METHOD_LABELS[name])
     axes[2].set(
         xlabel="core neuron",

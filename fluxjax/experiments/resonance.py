@@ -6,6 +6,8 @@ Fig. 4). Sampled indicator as in the paper, and the exact indicator and full-sta
 of the 1024-state chain for comparison.
 """
 
+from typing import NamedTuple
+
 import jax
 import matplotlib.pyplot as plt
 import numpy as np
@@ -21,9 +23,25 @@ from ._common import (
     summary,
     with_fields,
 )
+from ._results import IndicatorSummary, Summary
 
 
-def run(config: StudyConfig) -> dict:
+class ResonanceResult(NamedTuple):
+    """The isolated core's flux against the noise sigma, per level (bits)."""
+
+    noise_levels: list[float]
+    intra: list[Summary]
+    inter: list[Summary]
+    exact_intra: list[Summary]
+    exact_inter: list[Summary]
+    exact_full_flux: list[Summary]
+    isolated: IndicatorSummary
+    best_noise: float
+    isolated_best_noise: IndicatorSummary
+    inverted_u: bool
+
+
+def run(config: StudyConfig) -> ResonanceResult:
     """Isolated-core flux vs sigma, per seed, and the best noise level.
 
     The indicator sampled (as the paper) and exact, and the exact full-state flux.
@@ -47,31 +65,31 @@ def run(config: StudyConfig) -> dict:
     )
     total = (intra + inter).mean(axis=1)
     best = int(np.argmax(total))
-    return {
-        "noise_levels": levels,
-        "intra": [summary(row) for row in intra],
-        "inter": [summary(row) for row in inter],
-        "exact_intra": [summary(row) for row in exact_intra],
-        "exact_inter": [summary(row) for row in exact_inter],
-        "exact_full_flux": [summary(row) for row in full],
-        "isolated": indicator_summary(intra[0], inter[0]),
-        "best_noise": levels[best],
-        "isolated_best_noise": indicator_summary(intra[best], inter[best]),
-        "inverted_u": bool(total[best] > total[0] and total[best] > total[-1]),
-    }
+    return ResonanceResult(
+        noise_levels=levels,
+        intra=[summary(row) for row in intra],
+        inter=[summary(row) for row in inter],
+        exact_intra=[summary(row) for row in exact_intra],
+        exact_inter=[summary(row) for row in exact_inter],
+        exact_full_flux=[summary(row) for row in full],
+        isolated=indicator_summary(intra[0], inter[0]),
+        best_noise=levels[best],
+        isolated_best_noise=indicator_summary(intra[best], inter[best]),
+        inverted_u=bool(total[best] > total[0] and total[best] > total[-1]),
+    )
 
 
-def plot(result: dict) -> Figure:
+def plot(result: ResonanceResult) -> Figure:
     """Flux indicator (intra + inter, sampled and exact) and full-state flux vs sigma."""
-    sigma = np.asarray(result["noise_levels"])
+    sigma = np.asarray(result.noise_levels)
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
     for key, label, color in (("intra", "intra", "C0"), ("inter", "inter", "C1")):
-        mean = 1e3 * np.array([e["mean"] for e in result[key]])
-        sd = 1e3 * np.array([e["sd"] for e in result[key]])
+        mean = 1e3 * np.array([e.mean for e in getattr(result, key)])
+        sd = 1e3 * np.array([e.sd for e in getattr(result, key)])
         left.errorbar(
             sigma, mean, sd, color=color, marker="o", ms=3, label=f"{label} (sampled)"
         )
-        exact = 1e3 * np.array([e["mean"] for e in result[f"exact_{key}"]])
+        exact = 1e3 * np.array([e.mean for e in getattr(result, f"exact_{key}")])
         left.plot(sigma, exact, color=color, ls="--", label=f"{label} (exact)")
     left.set(
         xlabel="noise sigma",
@@ -79,7 +97,7 @@ def plot(result: dict) -> Figure:
         title="isolated core: recurrence resonance",
     )
     left.legend(fontsize=8)
-    full = [e["mean"] for e in result["exact_full_flux"]]
+    full = [e.mean for e in result.exact_full_flux]
     right.plot(sigma, full, "k-o", ms=3)
     right.set(
         xlabel="noise sigma",
