@@ -45,6 +45,7 @@ def test_flux_entropy_conditional_entropy_match_reference(n, temperature, noise)
 
 
 @pytest.mark.slow
+@pytest.mark.float64
 @pytest.mark.parametrize("noise", [0.0, 1.0])
 def test_flux_matches_reference_at_n10(noise):
     W, b, net = random_case(10, 10, temperature=1.3, noise=noise)

@@ -279,6 +279,7 @@ def test_chunked_sums_do_not_depend_on_the_chunk_size():
 
 
 @pytest.mark.slow
+@pytest.mark.float64
 def test_chunk_size_does_not_change_soft_flux(getkey):
     net = random_net(10, 4, noise=0.3)
     key = getkey()
