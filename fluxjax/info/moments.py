@@ -64,6 +64,7 @@ References:
 
 import math
 import warnings
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import equinox as eqx
@@ -497,7 +498,7 @@ def flux_bounds(
     burn_in: int = 1000,
     num_chains: int = 20,
     subset_size: int | None = None,
-    neurons: tuple[int, ...] | None = None,
+    neurons: Sequence[int | np.integer] | None = None,
 ) -> FluxBounds:
     """A bracket I(X; X'_B) <= I <= U1 on the flux from a simulation, in bits.
 
