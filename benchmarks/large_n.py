@@ -211,14 +211,17 @@ def against_exact(name, net, exact, exact_grad, keys, steps, value_tol, cos_tol)
     )
 
 
-def disconnected(keys, steps, n=1000):
-    for temperature, noise in ((1.0, 0.0), (2.0, 0.0), (1.0, 0.5), (2.0, 0.5)):
+def disconnected(keys, steps, n=1000, noisy=False):
+    cases = ((1.0, 0.5), (2.0, 0.5)) if noisy else ((1.0, 0.0), (2.0, 0.0))
+    for temperature, noise in cases:
         rng = np.random.default_rng(int(10 * temperature + 100 * noise))
         W, b, blocks, perm = block_network(rng, n)
         exact, grad = block_exact(blocks, perm, temperature, noise)
         net = fj.BinaryNetwork(W, b, temperature, noise, dtype=jnp.float32)
         name = f"disconnected n={n}, T={temperature:g}, noise={noise:g}"
         against_exact(name, net, exact, grad, keys, steps, 3, 0.95)
+    if noisy:
+        return
     rng = np.random.default_rng(7)
     W, b, blocks, perm = block_network(rng, n, join=50)
     exact, grad = block_exact(blocks, perm, 1.0, 0.0)
@@ -351,7 +354,7 @@ def main():
     parser.add_argument("--steps", type=int, default=100_000)
     parser.add_argument("--directions", type=int, default=16)
     parser.add_argument(
-        "--only", default="timing,logdet,small,permutation,disconnected,dense"
+        "--only", default="timing,logdet,small,permutation,disconnected,dense,noisy"
     )
     args = parser.parse_args()
     devices = jax.devices()
@@ -372,6 +375,8 @@ def main():
         permutation(args.large_keys, args.steps)
     if "disconnected" in parts:
         disconnected(args.large_keys, args.steps)
+    if "noisy" in parts:
+        disconnected(args.large_keys, args.steps, noisy=True)
     if "dense" in parts:
         dense_large(args.steps, args.directions)
 

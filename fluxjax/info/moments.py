@@ -115,33 +115,33 @@ class FluxBounds(NamedTuple):
 # ---------------------------------------------------------------------------
 
 
-def _layout(steps: int, num_chains: int) -> tuple[int, int, int]:
-    """(chain length L, groups G, rows per group g): L = steps // num_chains, G >= 10."""
+def _layout(steps: int, num_chains: int, width: int) -> tuple[int, int, int, int]:
+    """(chain length L, groups G, rows per group g, chunk rows): G >= 10 groups.
+
+    L = steps // num_chains; fewer than 10 chains are cut into blocks. The chunk is a
+    divisor of g near the soft estimator's size (2^20 floats per temporary); if g has
+    none, g is cut to a multiple of the chunk (dropping fewer than a chunk per group).
+    """
     length = steps // num_chains
     per_chain = max(1, -(-_MIN_GROUPS // num_chains))
     rows = length // per_chain
-    return rows * per_chain, num_chains * per_chain, rows
-
-
-def _chunk_rows(rows: int, width: int) -> int:
-    """A divisor of ``rows`` near the soft estimator's chunk size (2^20 floats)."""
     target = max(8, min(4096, _CHUNK_ELEMENTS // max(width, 1)))
-    if rows <= target:
-        return rows
-    for size in range(target, 0, -1):
-        if rows % size == 0 and size >= target // 4:
-            return size
-    return math.gcd(rows, target)
+    size = rows
+    if rows > target:
+        divisors = [d for d in range(target, target // 4, -1) if rows % d == 0]
+        size = divisors[0] if divisors else target
+        rows -= rows % size
+    return rows * per_chain, num_chains * per_chain, rows, size
 
 
-def _samples(net, key, steps, num_chains, burn_in):
-    """States x_t, x_{t+1}, flattened group-major, and the layout."""
-    length, groups, rows = _layout(steps, num_chains)
+def _samples(net, key, steps, num_chains, burn_in, width):
+    """States x_t, x_{t+1}, flattened group-major, and the layout (G, chunk)."""
+    length, groups, _, size = _layout(steps, num_chains, width)
     states = simulate(net, key, length + 1, batch=num_chains, burn_in=burn_in)
     n = net.num_neurons
     x = states[:, :-1].reshape(-1, n)
     x_next = states[:, 1:].reshape(-1, n)
-    return x, x_next, groups, rows
+    return x, x_next, groups, size
 
 
 def _binary_entropy(log_fire: Array, log_silent: Array) -> Array:
@@ -173,25 +173,35 @@ class _Sums(NamedTuple):
     gram: Array
 
 
-def _group_sums(net, x, centre, groups, size) -> _Sums:
-    """Per-group sums (leading axis G) of the Rao-Blackwellised moments (3)."""
-    n = x.shape[-1]
-    dtype = net.weights.dtype
+def _group_sums(log_fire, log_silent, centre, groups, size) -> _Sums:
+    """Per-group sums (leading axis G) of the Rao-Blackwellised moments (3).
 
-    def chunk(x):
-        log_fire, log_silent = _log_probs(net, x)
+    ``log_fire``, ``log_silent``: ``(T, n)`` log-probabilities of the samples, stored
+    once (they are used twice, and with noise each costs a 257-node quadrature).
+    """
+    n = log_fire.shape[-1]
+    dtype = log_fire.dtype
+
+    def chunk(log_fire, log_silent):
         p = jnp.exp(log_fire)
         d = p - centre
         return _Sums(
-            jnp.asarray(x.shape[0], dtype),
+            jnp.asarray(log_fire.shape[0], dtype),
             jnp.sum(p, 0),
             jnp.sum(jnp.exp(log_silent), 0),
             jnp.sum(_binary_entropy(log_fire, log_silent), 0),
             d.T @ d,
         )
 
-    x = x.reshape(groups, -1, n)
-    return jax.lax.map(lambda xg: _sum_chunks(chunk, (xg,), size), x)
+    split = lambda a: a.reshape(groups, -1, n)
+    return jax.lax.map(
+        lambda xs: _sum_chunks(chunk, xs, size), (split(log_fire), split(log_silent))
+    )
+
+
+def _all_log_probs(net, x, size):
+    """The ``(T, n)`` log-probabilities (log p, log(1 - p)) of every sample."""
+    return _map_chunks(lambda x: _log_probs(net, x), (x,), size)
 
 
 class _Moments(NamedTuple):
@@ -258,7 +268,8 @@ def _estimate(net, x, x_next, groups, window, size, bias_correction):
     fixed = jax.lax.stop_gradient(net)
     # centre the Gram sums on the mean of the observed next states (close to m)
     centre = jnp.mean(x_next.astype(dtype), axis=0)
-    sums = _group_sums(fixed, x, centre, groups, size)
+    log_fire, log_silent = _all_log_probs(fixed, x, size)
+    sums = _group_sums(log_fire, log_silent, centre, groups, size)
     plug_in, jackknifed, stderr = _jackknife(sums, centre, _phi)
     value = jackknifed if bias_correction else plug_in
     total = jax.tree.map(lambda a: jnp.sum(a, 0), sums)
@@ -267,23 +278,24 @@ def _estimate(net, x, x_next, groups, window, size, bias_correction):
     G = 0.5 * (G + G.T)
     m = moments.fire
 
-    def influence(p, silent, h):  # f(x) of (4) per row
-        d = p - m
-        return p @ a + silent @ abar + h @ b + jnp.sum((d @ G) * d, axis=-1)
-
-    def values(x, x_next):
-        log_fire, log_silent = _log_probs(fixed, x)
+    def values(log_fire, log_silent, x_next):  # f(x_t) of (4), e_t, df/dp
         p, silent = jnp.exp(log_fire), jnp.exp(log_silent)
         h = _binary_entropy(log_fire, log_silent)
-        return influence(p, silent, h), x_next.astype(dtype) - p
+        d = p - m
+        Gd = d @ G
+        F = p @ a + silent @ abar + h @ b + jnp.sum(Gd * d, axis=-1)
+        return F, x_next.astype(dtype) - p, a + 2.0 * Gd
 
-    F, e = _map_chunks(values, (x, x_next), size)
+    F, e, slope = _map_chunks(values, (log_fire, log_silent, x_next), size)
 
-    def pathwise(x, x_next, p, log_fire, log_silent, weight):
+    # pathwise: d<f> at fixed samples; the quadratic part's derivative is
+    # 2 (p - m)^T G dp, so with slope = a + 2 G (p - m) stored it is linear in p
+    def pathwise(x, x_next, p, log_fire, log_silent, weight, slope):
         h = _binary_entropy(log_fire, log_silent)
-        return jnp.sum(weight * influence(p, jnp.exp(log_silent), h))
+        linear = jnp.sum(p * slope, -1) + jnp.exp(log_silent) @ abar + h @ b
+        return jnp.sum(weight * linear)
 
-    surrogate = _surrogate(net, x, x_next, F, e, window, size, T, pathwise)
+    surrogate = _surrogate(net, x, x_next, F, e, window, size, T, pathwise, slope)
     return value, stderr, surrogate
 
 
@@ -297,8 +309,8 @@ def _freeze_noise(net: BinaryNetwork, noiseless: bool) -> BinaryNetwork:
 @eqx.filter_jit
 def _moment_flux(net, key, steps, num_chains, burn_in, window, correct, noiseless):
     net = _freeze_noise(net, noiseless)
-    x, x_next, groups, rows = _samples(net, key, steps, num_chains, burn_in)
-    size = _chunk_rows(rows, _width(net, noiseless))
+    width = _width(net, noiseless)
+    x, x_next, groups, size = _samples(net, key, steps, num_chains, burn_in, width)
     value, _, surrogate = _estimate(net, x, x_next, groups, window, size, correct)
     return (
         jax.lax.stop_gradient(value) + surrogate - jax.lax.stop_gradient(surrogate)
@@ -444,10 +456,10 @@ def _np_entropy(m, mbar):
 @eqx.filter_jit
 def _bound_moments(net, key, steps, num_chains, burn_in, noiseless):
     net = _freeze_noise(net, noiseless)
-    x, x_next, groups, rows = _samples(net, key, steps, num_chains, burn_in)
-    size = _chunk_rows(rows, _width(net, noiseless))
+    width = _width(net, noiseless)
+    x, x_next, groups, size = _samples(net, key, steps, num_chains, burn_in, width)
     centre = jnp.mean(x_next.astype(net.weights.dtype), axis=0)
-    sums = _group_sums(net, x, centre, groups, size)
+    sums = _group_sums(*_all_log_probs(net, x, size), centre, groups, size)
     return x, sums, centre, groups, size
 
 
