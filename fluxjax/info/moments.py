@@ -73,10 +73,18 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from .._checks import check_int, check_key
+from .._checks import check_choice, check_int, check_key
 from ..network import _NOISE_NODES, BinaryNetwork, check_network, is_noiseless
 from ..simulate import simulate
-from .soft import _CHUNK_ELEMENTS, _log_probs, _map_chunks, _sum_chunks, _surrogate
+from .soft import (
+    _CHUNK_ELEMENTS,
+    _innovation_control,
+    _log_probs,
+    _map_chunks,
+    _sum_chunks,
+    _surrogate,
+    _window_sums,
+)
 
 
 MAX_BOUND_NEURONS = 12
@@ -261,7 +269,7 @@ def _jackknife(sums: _Sums, centre: Array, fn) -> tuple[Array, Array, Array]:
 # ---------------------------------------------------------------------------
 
 
-def _estimate(net, x, x_next, groups, window, size, bias_correction):
+def _estimate(net, x, x_next, groups, window, size, bias_correction, state_baseline):
     """(value, stderr, surrogate) in nats; rows are the T = len(x) samples."""
     T = x.shape[0]
     dtype = net.weights.dtype
@@ -290,13 +298,58 @@ def _estimate(net, x, x_next, groups, window, size, bias_correction):
 
     # pathwise: d<f> at fixed samples; the quadratic part's derivative is
     # 2 (p - m)^T G dp, so with slope = a + 2 G (p - m) stored it is linear in p
-    def pathwise(x, x_next, p, log_fire, log_silent, weight, slope):
+    if state_baseline and window > 0:
+        baseline = _state_baseline(F, e, x_next, m, centre, sums, groups, window, T)
+    else:
+        baseline = jnp.zeros(T, dtype)
+    payload = jnp.concatenate([slope, baseline[:, None]], axis=1)
+
+    def pathwise(x, x_next, p, log_fire, log_silent, weight, payload):
+        slope, baseline = payload[:, :-1], payload[:, -1]
         h = _binary_entropy(log_fire, log_silent)
         linear = jnp.sum(p * slope, -1) + jnp.exp(log_silent) @ abar + h @ b
-        return jnp.sum(weight * linear)
+        # minus the state baseline's score term, whose mean is zero:
+        # baseline_s = b(x_s) / (T - K), already masked to s < T - K
+        log_transition = jnp.sum(jnp.where(x_next, log_fire, log_silent), axis=-1)
+        return jnp.sum(weight * linear) - jnp.sum(baseline * log_transition)
 
-    surrogate = _surrogate(net, x, x_next, F, e, window, size, T, pathwise, slope)
+    surrogate = _surrogate(net, x, x_next, F, e, window, size, T, pathwise, payload)
     return value, stderr, surrogate
+
+
+def _state_baseline(F, e, x_next, m, centre, sums, groups, window, T):
+    """b(x_s) = beta . (p(x_s) - m), the regression of the window sum on the state.
+
+    E[score_s | x_s] = 0, so subtracting b(x_s) from the window sum W_s leaves the
+    score term unbiased for any b; beta = Cov(p)^-1 Cov(p, W) (ridge 1e-3 of the
+    diagonal) is cross-fitted: fitted on the even groups for the odd ones and vice
+    versa, so that no sample's baseline depends on its own W. Returned already
+    weighted, b(x_s) / (T - K) for s < T - K, else 0.
+    """
+    F_tilde, _ = _innovation_control(F, e, window, T)
+    W = _window_sums(F_tilde, window, T)
+    centred = x_next - e - m  # p(x_s) - m
+    group = jnp.arange(T) // (T // groups)
+    half = group % 2
+    betas = []
+    for h in (0, 1):
+        rows = (half == h).astype(F.dtype)
+        count = jnp.sum(rows)
+        mean_p = ((rows[:, None] * centred).sum(0)) / count
+        keep = (jnp.arange(groups) % 2 == h).astype(F.dtype)
+        gram = jnp.einsum("g,gij->ij", keep, sums.gram)
+        gram_count = jnp.sum(keep * sums.count)
+        # Cov(p) within the half, from the centred Gram sums (centre close to m)
+        mean_c = jnp.einsum("g,gi->i", keep, sums.fire) / gram_count
+        cov = gram / gram_count - jnp.outer(mean_c - centre, mean_c - centre)
+        cross = (rows * W) @ centred / count - mean_p * jnp.sum(rows * W) / count
+        ridge = 1e-3 * jnp.diagonal(cov) + jnp.finfo(F.dtype).tiny
+        L = jnp.linalg.cholesky(cov + jnp.diag(ridge))
+        betas.append(jax.scipy.linalg.cho_solve((L, True), cross))
+    beta = jnp.where(half[:, None] == 0, betas[1], betas[0])
+    b = jnp.sum(centred * beta, axis=-1)
+    s = jnp.arange(T)
+    return jnp.where(s < T - window, b / (T - window), 0.0)
 
 
 def _freeze_noise(net: BinaryNetwork, noiseless: bool) -> BinaryNetwork:
@@ -307,11 +360,15 @@ def _freeze_noise(net: BinaryNetwork, noiseless: bool) -> BinaryNetwork:
 
 
 @eqx.filter_jit
-def _moment_flux(net, key, steps, num_chains, burn_in, window, correct, noiseless):
+def _moment_flux(
+    net, key, steps, num_chains, burn_in, window, correct, state, noiseless
+):
     net = _freeze_noise(net, noiseless)
     width = _width(net, noiseless)
     x, x_next, groups, size = _samples(net, key, steps, num_chains, burn_in, width)
-    value, _, surrogate = _estimate(net, x, x_next, groups, window, size, correct)
+    value, _, surrogate = _estimate(
+        net, x, x_next, groups, window, size, correct, state
+    )
     return (
         jax.lax.stop_gradient(value) + surrogate - jax.lax.stop_gradient(surrogate)
     ) / _LN2
@@ -343,6 +400,7 @@ def moment_flux(
     num_chains: int = 20,
     window: int = 8,
     bias_correction: bool = True,
+    baseline: str = "mean",
 ) -> Float[Array, ""]:
     """A differentiable estimate of the flux at large n, in bits: U1 - TC_G.
 
@@ -371,6 +429,10 @@ def moment_flux(
         window: K, past transitions credited by the score function (>= the mixing
             time; 0 drops the stationary term, which biases the gradient).
         bias_correction: jackknife the value (default); False gives the plug-in.
+        baseline: the score function's baseline: ``"mean"`` (default), the mean
+            window sum; ``"state"`` adds a cross-fitted linear regression of the
+            window sum on p(x_s) (unbiased; measured no better at n = 1000: cosine
+            0.956 against 0.955 on the block network of benchmarks/README.md).
 
     Returns:
         The estimate in bits, a scalar of the network's dtype.
@@ -399,10 +461,19 @@ def moment_flux(
         raise TypeError(
             f"bias_correction must be True or False, got {bias_correction!r}"
         )
+    check_choice(baseline, "baseline", ("state", "mean"))
     _warn_regime(steps, net.num_neurons)
     noiseless = is_noiseless(net)
     return _moment_flux(
-        net, key, steps, num_chains, burn_in, window, bool(bias_correction), noiseless
+        net,
+        key,
+        steps,
+        num_chains,
+        burn_in,
+        window,
+        bool(bias_correction),
+        baseline == "state",
+        noiseless,
     )
 
 
