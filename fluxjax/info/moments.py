@@ -328,7 +328,7 @@ def _state_baseline(F, e, x_next, m, centre, sums, groups, window, T):
     """
     F_tilde, _ = _innovation_control(F, e, window, T)
     W = _window_sums(F_tilde, window, T)
-    centred = x_next - e - m  # p(x_s) - m
+    centred = x_next.astype(e.dtype) - e - m  # p(x_s) - m
     group = jnp.arange(T) // (T // groups)
     half = group % 2
     betas = []
