@@ -143,13 +143,16 @@ def _layout(steps: int, num_chains: int, width: int) -> tuple[int, int, int, int
     """(chain length L, groups G, rows per group g, chunk rows): G >= 10 groups.
 
     L = steps // num_chains; fewer than 10 chains are cut into blocks. The chunk is a
-    divisor of g near the soft estimator's size (2^20 floats per temporary); if g has
-    none, g is cut to a multiple of the chunk (dropping fewer than a chunk per group).
+    divisor of g near the soft estimator's size (2^20 floats per temporary, but at
+    least 64 rows); if g has none, g is cut to a multiple of the chunk (dropping
+    fewer than a chunk per group).
     """
     length = steps // num_chains
     per_chain = max(1, -(-_MIN_GROUPS // num_chains))
     rows = length // per_chain
-    target = max(8, min(4096, _CHUNK_ELEMENTS // max(width, 1)))
+    # at least 64 rows: with noise (257 nodes per neuron) 8-row chunks make every
+    # n x n product a matrix-vector product, memory-bound on the weights
+    target = max(64, min(4096, _CHUNK_ELEMENTS // max(width, 1)))
     size = rows
     if rows > target:
         divisors = [d for d in range(target, target // 4, -1) if rows % d == 0]
