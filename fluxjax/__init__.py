@@ -20,6 +20,7 @@ from .info.exact import (
     stationary_distribution as stationary_distribution,
     transition_matrix as transition_matrix,
 )
+from .info.moments import FluxBounds as FluxBounds, flux_bounds as flux_bounds
 from .info.plugin import (
     plugin_entropy as plugin_entropy,
     plugin_flux as plugin_flux,

@@ -415,3 +415,28 @@ def test_n1000_runs(getkey):
         lambda net: fj.correlation_proxy(net, getkey(), 5000)
     )(net)
     assert 0 < proxy < 1 and np.all(np.isfinite(proxy_grads.biases))
+
+
+def test_method_is_chosen_by_size_and_checked(getkey):
+    """n <= 12: the mixture; n > 12: the moments estimator (the same number as
+    moment_flux with the same key); the mixture above 12 warns; a subset is the
+    subset table; other combinations are errors."""
+    key = getkey()
+    small = random_net(30, 6)
+    assert fj.soft_flux(small, key, 2000) == fj.soft_flux(
+        small, key, 2000, method="mixture"
+    )
+    rng = np.random.default_rng(31)
+    n = 20
+    W = rng.normal(0.0, 1.0 / np.sqrt(n), (n, n))
+    large = fj.BinaryNetwork(W, -W.sum(0) / 2)
+    steps = 100 * n
+    assert fj.soft_flux(large, key, steps) == fj.info.moment_flux(large, key, steps)
+    with pytest.warns(UserWarning, match="upper bound"):
+        fj.soft_flux(large, key, steps, method="mixture", num_components=50)
+    with pytest.raises(ValueError, match="subset"):
+        fj.soft_flux(large, key, steps, neurons=[0, 1], method="moments")
+    with pytest.raises(ValueError, match="subset"):
+        fj.soft_flux(large, key, steps, method="subset")
+    with pytest.raises(ValueError, match="method"):
+        fj.soft_flux(large, key, steps, method="gaussian")

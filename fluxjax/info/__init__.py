@@ -10,6 +10,11 @@ from .exact import (
     stationary_distribution as stationary_distribution,
     transition_matrix as transition_matrix,
 )
+from .moments import (
+    FluxBounds as FluxBounds,
+    flux_bounds as flux_bounds,
+    moment_flux as moment_flux,
+)
 from .plugin import (
     plugin_entropy as plugin_entropy,
     plugin_flux as plugin_flux,

@@ -74,6 +74,7 @@ References:
 """
 
 import math
+import warnings
 from collections.abc import Sequence
 
 import equinox as eqx
@@ -84,127 +85,24 @@ import numpy as np
 from jax.scipy.special import logsumexp
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, Shaped
 
-from .._checks import check_int, check_key, check_neurons
+from .._checks import check_choice, check_int, check_key, check_neurons
 from .._codes import all_states, group_codes
-from ..network import NUM_NOISE_NODES, BinaryNetwork, check_network
+from ..network import BinaryNetwork, check_network
 from ..simulate import simulate
+from ._score import (
+    _chunk_size,
+    _map_chunks,
+    _probability_width,
+    _sum_chunks,
+    _surrogate,
+)
+from .moments import moment_flux
 
 
 MAX_SUBSET_NEURONS = 12
 """Largest subset whose 2^|S| x 2^|S| joint table :func:`soft_flux` accumulates."""
 
 _LN2 = math.log(2.0)
-_CHUNK_ELEMENTS = 2**20  # floats per chunk-sized temporary (4 MiB in float32)
-
-
-# ---------------------------------------------------------------------------
-# Transition log-probabilities
-# ---------------------------------------------------------------------------
-
-
-def _transition_log_prob(log_fire: Array, log_silent: Array, x_next: Array) -> Array:
-    """The log-probability log P(x_{t+1} | x_t) = sum_i [x'_i log p_i + (1 - x'_i) log(1 - p_i)]."""
-    return jnp.sum(jnp.where(x_next, log_fire, log_silent), axis=-1)
-
-
-# ---------------------------------------------------------------------------
-# Chunked passes over time
-# ---------------------------------------------------------------------------
-
-
-def _chunks(array: Array, size: int) -> Array:
-    """``(T, ...)`` -> ``(T / size, size, ...)`` (T is a multiple of size: a reshape)."""
-    return array.reshape(-1, size, *array.shape[1:])
-
-
-def _map_chunks(fn, xs: tuple, size: int):
-    """Stacks ``fn(*chunk)`` (a pytree, one row per time step) over chunks."""
-    _, out = jax.lax.scan(
-        lambda _, c: (None, fn(*c)), None, tuple(_chunks(a, size) for a in xs)
-    )
-    return jax.tree.map(lambda a: a.reshape(-1, *a.shape[2:]), out)
-
-
-def _sum_chunks(fn, xs: tuple, size: int):
-    """The sum over chunks of ``fn(*chunk)`` (a pytree), rematerialised in the backward."""
-    body = jax.checkpoint(lambda c: fn(*c))
-    first = jax.eval_shape(body, tuple(_chunks(a, size)[0] for a in xs))
-    init = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), first)
-
-    def step(total, chunk):
-        return jax.tree.map(jnp.add, total, body(chunk)), None
-
-    total, _ = jax.lax.scan(step, init, tuple(_chunks(a, size) for a in xs))
-    return total
-
-
-def _shift(v: Array, k: int) -> Array:
-    """The vector v[t + k] (k > 0, zeros past the end) or v[t - |k|] (k < 0)."""
-    if k == 0:
-        return v
-    pad = jnp.zeros((abs(k),) + v.shape[1:], v.dtype)
-    return jnp.concatenate([v[k:], pad] if k > 0 else [pad, v[:k]])
-
-
-def _window_sums(F: Array, window: int, T: int) -> Array:
-    """W_s = sum_{k=1..K} (F_{s+k} - eta) for s < T - K, else 0; F zero past T."""
-    s = jnp.arange(F.shape[0])
-    centred = jnp.where(s < T, F - jnp.sum(F) / T, 0.0)
-    W = sum((_shift(centred, k) for k in range(1, window + 1)), jnp.zeros_like(F))
-    return jnp.where(s < T - window, W, 0.0)
-
-
-def _innovation_control(F: Array, e: Array, window: int, T: int):
-    """F~_t = F_t - sum_{k=0..K} beta_k . e_{t-k} and B = sum_{k=1..K} beta_k.
-
-    beta_{k,i} = sum_t (F_t - mean F) e_{t-k,i} / sum_t e_{t-k,i}^2 is the marginal
-    regression of F_t on the innovation of neuron i k steps earlier (the innovations
-    of one step are conditionally independent, so it is also the joint one). F and e
-    are zero past T; only length-T vectors are shifted, the ``(T, n)`` e never.
-    """
-    s = jnp.arange(F.shape[0])
-    centred = jnp.where(s < T, F - jnp.sum(F) / T, 0.0)
-    lags = range(window + 1)
-    ahead = jnp.stack([_shift(centred, k) for k in lags], axis=1)  # F_{t+k}
-    variance = jnp.sum(e**2, axis=0)
-    safe = jnp.where(variance > 0, variance, 1.0)
-    betas = jnp.where(variance > 0, (ahead.T @ e) / safe, 0.0)  # (K + 1, n)
-    Z = e @ betas.T  # Z[u, k] = beta_k . e_u
-    L = sum((_shift(Z[:, k], -k) for k in lags), jnp.zeros_like(F))
-    return jnp.where(s < T, F - L, 0.0), jnp.sum(betas[1:], axis=0)
-
-
-def _surrogate(net, x, x_next, F, e, window, size, T, pathwise, payload=None):
-    """The pathwise surrogate plus the windowed score function (4), over chunks.
-
-    ``pathwise(x, x_next, p, log_fire, log_silent, weight[, payload])`` is one chunk's
-    pathwise surrogate; ``payload`` is an optional per-row array of constants it needs
-    (computed once in the value pass instead of recomputed). ``e`` are the innovations
-    x_{t+1} - p(x_t); rows from T on are padding (zero weight).
-    """
-    dtype = F.dtype
-    F, B = jax.lax.stop_gradient(_innovation_control(F, e, window, T))
-    W = _window_sums(F, window, T)
-    s = jnp.arange(F.shape[0])
-    if window > 0:
-        score_weight = jnp.where(s < T - window, 1.0 / (T - window), 0.0)
-    else:
-        score_weight = jnp.zeros(F.shape[0])
-    score_weight = score_weight.astype(dtype)
-    path_weight = jnp.where(s < T, 1.0 / T, 0.0).astype(dtype)
-    extra = () if payload is None else (payload,)
-
-    def chunk(x, x_next, W, score_weight, path_weight, *extra):
-        log_fire, log_silent = net.log_probs(x)
-        log_transition = _transition_log_prob(log_fire, log_silent, x_next)
-        p = jnp.exp(log_fire)
-        score = jnp.sum(score_weight * (W * log_transition + p @ B))
-        return score + pathwise(x, x_next, p, log_fire, log_silent, path_weight, *extra)
-
-    xs = (x, x_next, W, score_weight, path_weight, *extra)
-    return _sum_chunks(chunk, xs, size)
-
-
 # ---------------------------------------------------------------------------
 # The whole network: mixture of S components
 # ---------------------------------------------------------------------------
@@ -343,30 +241,33 @@ def _check_common(net, key, steps, window, burn_in, chunk_size, neurons):
     return steps, window, burn_in, chunk_size, neurons
 
 
-def _probability_width(net: BinaryNetwork) -> int:
-    """Floats per state of the log-probabilities: n, times the noise nodes if noisy."""
-    n = net.num_neurons
-    return n if net.noise is None else n * NUM_NOISE_NODES
-
-
-def _chunk_size(chunk_size, steps, width):
-    if chunk_size is None:
-        chunk_size = max(8, min(4096, _CHUNK_ELEMENTS // max(width, 1)))
-    return min(chunk_size, steps)
-
-
 def soft_flux(
     net: BinaryNetwork,
     key: PRNGKeyArray,
     steps: int,
     *,
     neurons: Sequence[int | np.integer] | Shaped[ArrayLike, " k"] | None = None,
+    method: str | None = None,
     burn_in: int = 1000,
     window: int = 8,
     num_components: int = 1000,
+    num_chains: int = 20,
     chunk_size: int | None = None,
 ) -> Float[Array, ""]:
     """A differentiable estimate of the flux I(X_t; X_{t+1}) from a simulation, in bits.
+
+    Three estimators, each used where it is validated; ``method=None`` picks it:
+
+    - ``"subset"`` (whenever ``neurons`` names a proper subset of at most 12): the
+      Rao-Blackwellised 2^k x 2^k joint table of the subset (below);
+    - ``"mixture"`` (the whole network, n <= 12): the mixture estimate below, whose
+      value and gradient are verified against exact enumeration up to n = 12;
+    - ``"moments"`` (the whole network, n > 12):
+      :func:`fluxjax.info.moments.moment_flux`, U1 - TC_G from stationary moments,
+      validated against exact references at n = 1000 (benchmarks/README.md).
+
+    Asked for the mixture above n = 12, it warns: once S << 2^H(X) its value is
+    log S plus a cross-entropy, an upper bound rather than an estimate.
 
     The value is (2) of the module docstring with the corrections (5)-(6):
     I ~ (1/T) sum_t F_t, F_t = -sum_i h2(p_i(x_t)) - log q^(x_{t+1}) + (flip control
@@ -384,6 +285,7 @@ def soft_flux(
             SD falls like 1/sqrt(T): 0.002-0.006 bit at T = 10^5 for n = 8..10.
         neurons: a subset S of at most 12 neurons whose flux I(x_S(t); x_S(t+1)) is
             estimated; default all neurons.
+        method: None (choose by size, above), "subset", "mixture" or "moments".
         burn_in: updates discarded before the trajectory and before the mixture chain.
         window: K, the number of past transitions the score function credits; it must
             cover the chain's mixing time. 0 drops the stationary term (biased: the
@@ -392,6 +294,8 @@ def soft_flux(
             correction (6) the value's bias is below 0.001 bit at S = 1000 and n <= 10;
             once S << 2^H(X) (large n) the value is only an upper bound (see the
             module docstring).
+        num_chains: independent chains of the moments estimator (``steps`` is
+            their total).
         chunk_size: time steps per chunk (default: about 2^20 floats per temporary).
 
     Returns:
@@ -415,6 +319,11 @@ def soft_flux(
     num_components = check_int(num_components, "num_components", minimum=1)
     n = net.num_neurons
     subset = None if sorted(neurons) == list(range(n)) else neurons
+    method = _method(method, subset, n)
+    if method == "moments":
+        return moment_flux(
+            net, key, steps, burn_in=burn_in, num_chains=num_chains, window=window
+        )
     if subset is not None and len(subset) > MAX_SUBSET_NEURONS:
         raise ValueError(
             f"soft_flux of a subset accumulates a 2^k x 2^k table and needs k <= "
@@ -426,6 +335,38 @@ def soft_flux(
     )
     size = _chunk_size(chunk_size, steps, width)
     return _soft_flux(net, key, steps, subset, burn_in, window, num_components, size)
+
+
+METHODS = ("subset", "mixture", "moments")
+MAX_MIXTURE_NEURONS = 12
+"""Largest network whose mixture estimate is verified against exact enumeration."""
+
+
+def _method(method, subset, n: int) -> str:
+    """The estimator for ``method`` (None: by size), checked against the subset."""
+    if method is not None:
+        check_choice(method, "method", METHODS)
+    if subset is not None:
+        if method not in (None, "subset"):
+            raise ValueError(
+                f"method={method!r} estimates the whole network's flux; a subset "
+                "(neurons=...) uses method='subset'"
+            )
+        return "subset"
+    if method == "subset":
+        raise ValueError("method='subset' needs neurons= naming a proper subset")
+    if method is None:
+        return "mixture" if n <= MAX_MIXTURE_NEURONS else "moments"
+    if method == "mixture" and n > MAX_MIXTURE_NEURONS:
+        warnings.warn(
+            f"soft_flux(method='mixture') is validated for n <= {MAX_MIXTURE_NEURONS}; "
+            f"at n = {n} the mixture of num_components states is far smaller than "
+            "2^H(X), so the value is log S plus a cross-entropy (an upper bound, not "
+            "an estimate) and the gradient is that of the bound. Use method=None "
+            "(the moments estimator).",
+            stacklevel=3,
+        )
+    return method
 
 
 def _trajectory(net, key, steps, burn_in, size):

@@ -1,0 +1,129 @@
+"""The machinery shared by the sampled, differentiable estimators (soft.py, moments.py).
+
+Chunked passes over a trajectory (memory bounded whatever its length), and the
+windowed score function (likelihood ratio; Glynn 1990) with the innovation control
+variate, which estimates how the stationary distribution moves with the parameters:
+
+    sum_x dpi(x) F(x) ~ (1/(T-K)) sum_{s<T-K} [W_s d log P(x_{s+1} | x_s) + B . dp(x_s)],
+
+W_s = sum_{k=1..K} (F~_{s+k} - eta) (equation (4) of :mod:`fluxjax.info.soft`).
+"""
+
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array
+
+from ..network import NUM_NOISE_NODES, BinaryNetwork
+
+
+_CHUNK_ELEMENTS = 2**20  # floats per chunk-sized temporary (4 MiB in float32)
+
+
+def _transition_log_prob(log_fire: Array, log_silent: Array, x_next: Array) -> Array:
+    """The log-probability log P(x_{t+1} | x_t) = sum_i [x'_i log p_i + (1 - x'_i) log(1 - p_i)]."""
+    return jnp.sum(jnp.where(x_next, log_fire, log_silent), axis=-1)
+
+
+def _chunks(array: Array, size: int) -> Array:
+    """``(T, ...)`` -> ``(T / size, size, ...)`` (T is a multiple of size: a reshape)."""
+    return array.reshape(-1, size, *array.shape[1:])
+
+
+def _map_chunks(fn, xs: tuple, size: int):
+    """Stacks ``fn(*chunk)`` (a pytree, one row per time step) over chunks."""
+    _, out = jax.lax.scan(
+        lambda _, c: (None, fn(*c)), None, tuple(_chunks(a, size) for a in xs)
+    )
+    return jax.tree.map(lambda a: a.reshape(-1, *a.shape[2:]), out)
+
+
+def _sum_chunks(fn, xs: tuple, size: int):
+    """The sum over chunks of ``fn(*chunk)`` (a pytree), rematerialised in the backward."""
+    body = jax.checkpoint(lambda c: fn(*c))
+    first = jax.eval_shape(body, tuple(_chunks(a, size)[0] for a in xs))
+    init = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), first)
+
+    def step(total, chunk):
+        return jax.tree.map(jnp.add, total, body(chunk)), None
+
+    total, _ = jax.lax.scan(step, init, tuple(_chunks(a, size) for a in xs))
+    return total
+
+
+def _shift(v: Array, k: int) -> Array:
+    """The vector v[t + k] (k > 0, zeros past the end) or v[t - |k|] (k < 0)."""
+    if k == 0:
+        return v
+    pad = jnp.zeros((abs(k),) + v.shape[1:], v.dtype)
+    return jnp.concatenate([v[k:], pad] if k > 0 else [pad, v[:k]])
+
+
+def _window_sums(F: Array, window: int, T: int) -> Array:
+    """W_s = sum_{k=1..K} (F_{s+k} - eta) for s < T - K, else 0; F zero past T."""
+    s = jnp.arange(F.shape[0])
+    centred = jnp.where(s < T, F - jnp.sum(F) / T, 0.0)
+    W = sum((_shift(centred, k) for k in range(1, window + 1)), jnp.zeros_like(F))
+    return jnp.where(s < T - window, W, 0.0)
+
+
+def _innovation_control(F: Array, e: Array, window: int, T: int):
+    """F~_t = F_t - sum_{k=0..K} beta_k . e_{t-k} and B = sum_{k=1..K} beta_k.
+
+    beta_{k,i} = sum_t (F_t - mean F) e_{t-k,i} / sum_t e_{t-k,i}^2 is the marginal
+    regression of F_t on the innovation of neuron i k steps earlier (the innovations
+    of one step are conditionally independent, so it is also the joint one). F and e
+    are zero past T; only length-T vectors are shifted, the ``(T, n)`` e never.
+    """
+    s = jnp.arange(F.shape[0])
+    centred = jnp.where(s < T, F - jnp.sum(F) / T, 0.0)
+    lags = range(window + 1)
+    ahead = jnp.stack([_shift(centred, k) for k in lags], axis=1)  # F_{t+k}
+    variance = jnp.sum(e**2, axis=0)
+    safe = jnp.where(variance > 0, variance, 1.0)
+    betas = jnp.where(variance > 0, (ahead.T @ e) / safe, 0.0)  # (K + 1, n)
+    Z = e @ betas.T  # Z[u, k] = beta_k . e_u
+    L = sum((_shift(Z[:, k], -k) for k in lags), jnp.zeros_like(F))
+    return jnp.where(s < T, F - L, 0.0), jnp.sum(betas[1:], axis=0)
+
+
+def _surrogate(net, x, x_next, F, e, window, size, T, pathwise, payload=None):
+    """The pathwise surrogate plus the windowed score function (4), over chunks.
+
+    ``pathwise(x, x_next, p, log_fire, log_silent, weight[, payload])`` is one chunk's
+    pathwise surrogate; ``payload`` is an optional per-row array of constants it needs
+    (computed once in the value pass instead of recomputed). ``e`` are the innovations
+    x_{t+1} - p(x_t); rows from T on are padding (zero weight).
+    """
+    dtype = F.dtype
+    F, B = jax.lax.stop_gradient(_innovation_control(F, e, window, T))
+    W = _window_sums(F, window, T)
+    s = jnp.arange(F.shape[0])
+    if window > 0:
+        score_weight = jnp.where(s < T - window, 1.0 / (T - window), 0.0)
+    else:
+        score_weight = jnp.zeros(F.shape[0])
+    score_weight = score_weight.astype(dtype)
+    path_weight = jnp.where(s < T, 1.0 / T, 0.0).astype(dtype)
+    extra = () if payload is None else (payload,)
+
+    def chunk(x, x_next, W, score_weight, path_weight, *extra):
+        log_fire, log_silent = net.log_probs(x)
+        log_transition = _transition_log_prob(log_fire, log_silent, x_next)
+        p = jnp.exp(log_fire)
+        score = jnp.sum(score_weight * (W * log_transition + p @ B))
+        return score + pathwise(x, x_next, p, log_fire, log_silent, path_weight, *extra)
+
+    xs = (x, x_next, W, score_weight, path_weight, *extra)
+    return _sum_chunks(chunk, xs, size)
+
+
+def _probability_width(net: BinaryNetwork) -> int:
+    """Floats per state of the log-probabilities: n, times the noise nodes if noisy."""
+    n = net.num_neurons
+    return n if net.noise is None else n * NUM_NOISE_NODES
+
+
+def _chunk_size(chunk_size, steps, width):
+    if chunk_size is None:
+        chunk_size = max(8, min(4096, _CHUNK_ELEMENTS // max(width, 1)))
+    return min(chunk_size, steps)
