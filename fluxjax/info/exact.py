@@ -36,9 +36,9 @@ from ..network import BinaryNetwork, check_network, is_noiseless
 
 MAX_EXACT_NEURONS = 14
 
-# Enumerated components are evaluated in groups whose 4^k tables take at most this
-# many bytes together (jax.lax.map over groups of a vmapped evaluation); above it,
-# the backward pass recomputes each group instead of storing its tables.
+# Enumerated components of one size are evaluated in vmapped chunks whose 4^k tables
+# take at most this many bytes together; above it, the backward pass recomputes each
+# chunk instead of storing its tables.
 _GROUP_BYTES = 2**28
 
 
@@ -201,9 +201,9 @@ def _component_value(sub: BinaryNetwork, quantity: str, local) -> Array:
     return _bits(pi) - noise_entropy
 
 
-@partial(jax.jit, static_argnames=("quantity", "local", "batch", "remat"))
-def _group_values(batched, fixed, *, quantity, local, batch, remat):
-    """The values of equal-sized components, ``batch`` of them at a time (vmapped).
+@partial(jax.jit, static_argnames=("quantity", "local", "remat"))
+def _group_values(batched, fixed, *, quantity, local, remat):
+    """The values of equal-sized components, vmapped over the stacked sub-networks.
 
     ``batched`` holds the stacked fields of the sub-networks, ``fixed`` the scalar
     temperature and noise shared by all (a missing noise is a known zero, which keeps
@@ -216,7 +216,7 @@ def _group_values(batched, fixed, *, quantity, local, batch, remat):
 
     if remat:  # keep only the inputs of each group for the backward pass
         one = jax.checkpoint(one)
-    return jax.lax.map(one, batched, batch_size=batch)
+    return jax.vmap(one)(batched)
 
 
 def _sub_fields(net: BinaryNetwork, weights: Array, index: np.ndarray):
@@ -254,15 +254,16 @@ def _block_values(net, weights, blocks, quantity, subset):
         batched, fixed = _sub_fields(net, weights, index)
         per_block = 3 * 4**k * itemsize
         batch = max(1, min(len(members), _GROUP_BYTES // per_block))
-        values = _group_values(
-            batched,
-            fixed,
-            quantity=quantity,
-            local=local,
-            batch=batch,
-            remat=len(members) * per_block > _GROUP_BYTES,
-        )
-        out.append((index, values))
+        remat = len(members) * per_block > _GROUP_BYTES
+        chunks = []
+        for first in range(0, len(members), batch):  # equal chunks: one compilation
+            rows = np.arange(first, first + batch) % len(members)
+            chunk = jax.tree.map(lambda x, rows=rows: x[rows], batched)
+            values = _group_values(
+                chunk, fixed, quantity=quantity, local=local, remat=remat
+            )
+            chunks.append(values[: len(members) - first])
+        out.append((index, jnp.concatenate(chunks)))
     return out
 
 
