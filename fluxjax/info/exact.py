@@ -36,9 +36,8 @@ from ..network import BinaryNetwork, check_network, is_noiseless
 
 MAX_EXACT_NEURONS = 14
 
-# Enumerated components of one size are evaluated in vmapped chunks whose 4^k tables
-# take at most this many bytes together; above it, the backward pass recomputes each
-# chunk instead of storing its tables.
+# When the 4^k tables of all enumerated components of one size take more than this
+# many bytes, the backward pass recomputes each component instead of storing them.
 _GROUP_BYTES = 2**28
 
 
@@ -203,7 +202,7 @@ def _component_value(sub: BinaryNetwork, quantity: str, local) -> Array:
 
 @partial(jax.jit, static_argnames=("quantity", "local", "remat"))
 def _group_values(batched, fixed, *, quantity, local, remat):
-    """The values of equal-sized components, vmapped over the stacked sub-networks.
+    """The values of equal-sized components, one after another (one compilation).
 
     ``batched`` holds the stacked fields of the sub-networks, ``fixed`` the scalar
     temperature and noise shared by all (a missing noise is a known zero, which keeps
@@ -216,7 +215,7 @@ def _group_values(batched, fixed, *, quantity, local, remat):
 
     if remat:  # keep only the inputs of each group for the backward pass
         one = jax.checkpoint(one)
-    return jax.vmap(one)(batched)
+    return jax.lax.map(one, batched)
 
 
 def _sub_fields(net: BinaryNetwork, weights: Array, index: np.ndarray):
@@ -248,22 +247,18 @@ def _block_values(net, weights, blocks, quantity, subset):
                 local = None
         groups[len(block), local].append(block)
     itemsize = jnp.dtype(net.weights.dtype).itemsize
+    # One component at a time within a group (lax.map, not vmap): jaxlib's batched
+    # LAPACK kernels fan out over a shared thread pool, and two of them running at
+    # once in one program were seen to deadlock on CPU.
     out = []
     for (k, local), members in groups.items():
         index = np.asarray(members)
         batched, fixed = _sub_fields(net, weights, index)
-        per_block = 3 * 4**k * itemsize
-        batch = max(1, min(len(members), _GROUP_BYTES // per_block))
-        remat = len(members) * per_block > _GROUP_BYTES
-        chunks = []
-        for first in range(0, len(members), batch):  # equal chunks: one compilation
-            rows = np.arange(first, first + batch) % len(members)
-            chunk = jax.tree.map(lambda x, rows=rows: x[rows], batched)
-            values = _group_values(
-                chunk, fixed, quantity=quantity, local=local, remat=remat
-            )
-            chunks.append(values[: len(members) - first])
-        out.append((index, jnp.concatenate(chunks)))
+        remat = len(members) * 3 * 4**k * itemsize > _GROUP_BYTES
+        values = _group_values(
+            batched, fixed, quantity=quantity, local=local, remat=remat
+        )
+        out.append((index, values))
     return out
 
 
