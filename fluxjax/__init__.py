@@ -19,6 +19,7 @@ from .info.exact import (
     exact_triplet_flux as exact_triplet_flux,
     stationary_distribution as stationary_distribution,
     transition_matrix as transition_matrix,
+    weight_components as weight_components,
 )
 from .info.moments import FluxBounds as FluxBounds, flux_bounds as flux_bounds
 from .info.plugin import (

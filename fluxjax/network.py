@@ -119,6 +119,63 @@ class BinaryNetwork(eqx.Module):
         self.temperature = temperature
         self.noise = noise
 
+    @classmethod
+    def from_bipolar(
+        cls,
+        weights: ArrayOrSequence,
+        biases: ArrayOrSequence,
+        temperature: ArrayOrSequence = 1.0,
+        noise: ArrayOrSequence = 0.0,
+        *,
+        dtype=None,
+    ) -> "BinaryNetwork":
+        """The network of the predecessors' bipolar (+-1 input) convention, exactly.
+
+        There a neuron in state x_j in {0, 1} sends s_j = 2 x_j - 1 in {-1, +1}, so
+
+            u_i = (sum_j s_j W[j, i] + b_i) / T_i + sigma_i xi_i
+                = (sum_j x_j 2 W[j, i] + b_i - sum_j W[j, i]) / T_i + sigma_i xi_i,
+
+        the unipolar network with weights 2 W and biases b - W.sum(0) (column sums),
+        the same temperature T and noise sigma. The states, and so every information
+        measure, are the same.
+
+        Args:
+            weights: ``(n, n)`` bipolar weights, rows presynaptic.
+            biases: ``(n,)`` bipolar biases.
+            temperature: scalar or ``(n,)``, every entry > 0.
+            noise: scalar or ``(n,)``, every entry >= 0.
+            dtype: as for the constructor.
+
+        Returns:
+            The equivalent :class:`BinaryNetwork` (0/1 states).
+
+        Raises:
+            ValueError: as the constructor (shapes, non-finite values, ranges).
+
+        Examples:
+            >>> W = jnp.array([[0.0, 1.0], [-1.0, 0.0]])
+            >>> net = BinaryNetwork.from_bipolar(W, jnp.zeros(2))
+            >>> net.weights.tolist(), net.biases.tolist()
+            ([[0.0, 2.0], [-2.0, 0.0]], [1.0, -1.0])
+            >>> p = net.firing_prob(jnp.array([1.0, 0.0]))  # s = (1, -1): u = (1, 1)
+            >>> [round(float(v), 3) for v in p]
+            [0.731, 0.731]
+        """
+        weights = as_float_array(weights, "weights", dtype)
+        biases = as_float_array(biases, "biases", weights.dtype)
+        if weights.ndim != 2 or weights.shape[0] != weights.shape[1]:
+            raise ValueError(
+                f"weights must be square (n, n), got shape {weights.shape}"
+            )
+        if biases.shape != weights.shape[:1]:
+            raise ValueError(
+                f"biases must have shape ({weights.shape[0]},), got {biases.shape}"
+            )
+        return cls(
+            2 * weights, biases - weights.sum(0), temperature, noise, dtype=dtype
+        )
+
     @property
     def num_neurons(self) -> int:
         """The number of neurons n."""

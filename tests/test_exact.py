@@ -182,10 +182,12 @@ def test_jit_and_vmap_over_networks():
 
 
 def test_size_guard_names_memory():
-    net = fj.BinaryNetwork(np.zeros((15, 15)), np.zeros(15))
+    """The guard applies to connected networks (zero weights split a network into
+    components, tests/test_exact_large.py)."""
+    net = fj.BinaryNetwork(np.ones((15, 15)), np.zeros(15))
     with pytest.raises(ValueError, match=r"n <= max_neurons = 14.*GiB"):
         fj.exact_flux(net)
-    small = fj.BinaryNetwork(np.zeros((3, 3)), np.zeros(3))
+    small = fj.BinaryNetwork(np.ones((3, 3)), np.zeros(3))
     with pytest.raises(ValueError, match="max_neurons"):
         fj.exact_flux(small, max_neurons=2)
     with pytest.raises(ValueError, match="neurons"):

@@ -154,3 +154,33 @@ def test_history_records_the_objective_before_each_step():
     intra, inter = fj.exact_triplet_flux(net, triplets)
     # the same float32 arithmetic, jitted there: equal to a few ulp of 0.25 bit
     assert abs(history.objective[0] - (intra + inter)) < 1e-6
+
+
+def test_self_organize_progress_bar_gives_the_same_run(capsys):
+    """The progress bar only splits the run into compiled calls: same biases."""
+    W, b = random_weights(np.random.default_rng(12), 5)
+    net = fj.BinaryNetwork(W, b)
+    quiet, _ = fj.self_organize(net, jax.random.key(3), 3_000, snapshots=7)
+    shown, _ = fj.self_organize(
+        net, jax.random.key(3), 3_000, snapshots=7, progress=True
+    )
+    np.testing.assert_array_equal(quiet.biases, shown.biases)
+    assert "self_organize" in capsys.readouterr().err
+
+
+def test_rule_at_n1000_settles_at_the_logit():
+    """N = 1000 independent neurons (the closed form of the N = 3 test): after 2 10^4
+    steps at eps = 0.02 the time-averaged biases sit at T logit(target). Per neuron
+    the stationary SD is sqrt(eps T / 2) = 0.14 with a correlation time of ~480
+    steps, so the mean over the last 10^4 steps has an SD of ~0.03 (bound 0.2), and
+    the mean over neurons one of ~0.001 (bound 0.02)."""
+    n, T, target, rate = 1000, 2.0, 0.3, 0.02
+    rng = np.random.default_rng(13)
+    net = fj.BinaryNetwork(np.zeros((n, n)), rng.normal(0, 2, n), temperature=T)
+    _, history = fj.self_organize(
+        net, jax.random.key(4), 20_000, rate=rate, target=target, record=[0]
+    )
+    settled = np.asarray(history.biases)[100:].mean(axis=0)
+    expected = T * np.log(target / (1 - target))
+    assert abs(settled.mean() - expected) < 0.02
+    assert np.max(np.abs(settled - expected)) < 0.2

@@ -9,6 +9,7 @@ from .exact import (
     exact_triplet_flux as exact_triplet_flux,
     stationary_distribution as stationary_distribution,
     transition_matrix as transition_matrix,
+    weight_components as weight_components,
 )
 from .moments import (
     FluxBounds as FluxBounds,
