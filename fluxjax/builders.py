@@ -20,6 +20,7 @@ References:
     networks", Science 296, 910 (2002) (the degree-preserving edge swap).
 """
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 
 import equinox as eqx
@@ -209,6 +210,36 @@ def _l5_weights(
     return W, t0
 
 
+@dataclasses.dataclass(frozen=True)
+class L5Sizes:
+    """The population sizes and weight statistics of :func:`l5_microcircuit`.
+
+    The defaults are the paper's network; other sizes are for studies of the
+    construction itself.
+
+    Attributes:
+        num_core: n_c >= 1 core neurons.
+        num_periphery: n_p >= 0 peripheral excitatory neurons (n_c + n_p >= 2).
+        num_interneurons: n_i >= 0 inhibitory neurons.
+        density: overall density in [0, 1] of the excitatory edges (A + B + C).
+        inhibitory_density: density in [0, 1] of region D; ``None`` means ``density``.
+        lognormal_mean: mean of ln w (finite).
+        lognormal_sigma: SD of ln w (>= 0).
+    """
+
+    num_core: int = 10
+    num_periphery: int = 90
+    num_interneurons: int = 25
+    density: float = 0.116
+    inhibitory_density: float | None = None
+    lognormal_mean: float = -0.702
+    lognormal_sigma: float = 0.9355
+
+
+PAPER_SIZES = L5Sizes()
+"""The paper's network: 10 core, 90 periphery and 25 interneurons."""
+
+
 def l5_microcircuit(
     seed: int | np.integer = 42,
     *,
@@ -217,13 +248,7 @@ def l5_microcircuit(
     t0_scope: str = "all",
     inhibitory_weight: float | int | None = None,
     noise: float | int | Float[ArrayLike, " n"] = 0.0,
-    num_core: int | np.integer = 10,
-    num_periphery: int | np.integer = 90,
-    num_interneurons: int | np.integer = 25,
-    density: float | int = 0.116,
-    inhibitory_density: float | int | None = None,
-    lognormal_mean: float | int = -0.702,
-    lognormal_sigma: float | int = 0.9355,
+    sizes: L5Sizes = PAPER_SIZES,
     dtype=None,
 ) -> tuple[BinaryNetwork, dict[str, np.ndarray]]:
     """The study's L5 microcircuit: a strong core embedded in periphery + interneurons.
@@ -277,13 +302,8 @@ def l5_microcircuit(
         inhibitory_weight: the weight of every inhibitory -> excitatory edge, a real
             <= 0; ``None`` means -t0.
         noise: sigma >= 0, scalar or ``(n,)``, added after the division by t0.
-        num_core: n_c >= 1 core neurons.
-        num_periphery: n_p >= 0 peripheral excitatory neurons (n_c + n_p >= 2).
-        num_interneurons: n_i >= 0 inhibitory neurons.
-        density: overall density in [0, 1] of the excitatory edges (A + B + C).
-        inhibitory_density: density in [0, 1] of region D; ``None`` means ``density``.
-        lognormal_mean: mean of ln w (finite).
-        lognormal_sigma: SD of ln w (>= 0).
+        sizes: the population sizes and weight statistics (:class:`L5Sizes`;
+            default the paper's).
         dtype: floating dtype of the network; default JAX's default float. The
             construction is float64 and then cast.
 
@@ -303,22 +323,25 @@ def l5_microcircuit(
         ((125, 125), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
     """
     seed = _check_seed(seed)
-    num_core = check_int(num_core, "num_core", minimum=1)
-    num_periphery = check_int(num_periphery, "num_periphery", minimum=0)
-    num_interneurons = check_int(num_interneurons, "num_interneurons", minimum=0)
+    if not isinstance(sizes, L5Sizes):
+        raise TypeError(f"sizes must be an L5Sizes, got {type(sizes).__name__}")
+    num_core = check_int(sizes.num_core, "num_core", minimum=1)
+    num_periphery = check_int(sizes.num_periphery, "num_periphery", minimum=0)
+    num_interneurons = check_int(sizes.num_interneurons, "num_interneurons", minimum=0)
     if num_core + num_periphery < 2:
         raise ValueError(
             f"num_core + num_periphery must be >= 2, got {num_core} + {num_periphery}"
         )
     core_density = _check_real(core_density, "core_density", low=0.0, high=1.0)
-    density = _check_real(density, "density", low=0.0, high=1.0)
-    if inhibitory_density is None:
-        inhibitory_density = density
+    density = _check_real(sizes.density, "density", low=0.0, high=1.0)
     inhibitory_density = _check_real(
-        inhibitory_density, "inhibitory_density", low=0.0, high=1.0
+        density if sizes.inhibitory_density is None else sizes.inhibitory_density,
+        "inhibitory_density",
+        low=0.0,
+        high=1.0,
     )
-    lognormal_mean = _check_real(lognormal_mean, "lognormal_mean")
-    lognormal_sigma = _check_real(lognormal_sigma, "lognormal_sigma", low=0.0)
+    lognormal_mean = _check_real(sizes.lognormal_mean, "lognormal_mean")
+    lognormal_sigma = _check_real(sizes.lognormal_sigma, "lognormal_sigma", low=0.0)
     if isinstance(t0, str):
         check_choice(t0, "t0", ("mean_core",))
     else:

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from fluxjax.builders import (
+    L5Sizes,
     _l5_weights,
     degree_preserving_shuffle,
     isolated_core,
@@ -218,7 +219,8 @@ def test_core_density_045_and_other_sizes():
     W = _W(_net(core_density=0.45)[0])
     assert np.count_nonzero(W[:10, :10]) == 40  # round(0.45 * 90)
     net, groups = l5_microcircuit(
-        1, num_core=4, num_periphery=6, num_interneurons=3, density=0.3
+        1,
+        sizes=L5Sizes(num_core=4, num_periphery=6, num_interneurons=3, density=0.3),
     )
     W = _W(net)
     assert W.shape == (13, 13)
@@ -244,22 +246,25 @@ def test_noise_and_dtype():
     [
         (dict(core_density=1.5), "core_density"),
         (dict(core_density=-0.1), "core_density"),
-        (dict(density=2.0), "density"),
-        (dict(density=float("nan")), "density"),
-        (dict(inhibitory_density=-1.0), "inhibitory_density"),
+        (dict(sizes=L5Sizes(density=2.0)), "density"),
+        (dict(sizes=L5Sizes(density=float("nan"))), "density"),
+        (dict(sizes=L5Sizes(inhibitory_density=-1.0)), "inhibitory_density"),
         (dict(t0=0.0), "t0"),
         (dict(t0=-1.0), "t0"),
         (dict(t0=float("inf")), "t0"),
         (dict(t0="mean"), "t0"),
         (dict(t0_scope="periphery"), "t0_scope"),
         (dict(inhibitory_weight=1.0), "inhibitory_weight"),
-        (dict(num_core=0), "num_core"),
-        (dict(num_periphery=-1), "num_periphery"),
-        (dict(num_interneurons=-1), "num_interneurons"),
-        (dict(lognormal_sigma=-0.1), "lognormal_sigma"),
+        (dict(sizes=L5Sizes(num_core=0)), "num_core"),
+        (dict(sizes=L5Sizes(num_periphery=-1)), "num_periphery"),
+        (dict(sizes=L5Sizes(num_interneurons=-1)), "num_interneurons"),
+        (dict(sizes=L5Sizes(lognormal_sigma=-0.1)), "lognormal_sigma"),
         (dict(seed=-1), "seed"),
         (dict(core_density=0.0, t0="mean_core"), "core_density"),
-        (dict(density=0.001), "core_density"),  # 12 excitatory edges < 31 core edges
+        (
+            dict(sizes=L5Sizes(density=0.001)),
+            "core_density",
+        ),  # 12 excitatory edges < 31 core edges
         (dict(noise=-1.0), "noise"),
     ],
 )
@@ -272,7 +277,9 @@ def test_type_validation():
     with pytest.raises(TypeError):
         l5_microcircuit(1.5)
     with pytest.raises(TypeError):
-        l5_microcircuit(42, num_core=2.0)
+        l5_microcircuit(42, sizes=L5Sizes(num_core=2.0))
+    with pytest.raises(TypeError, match="sizes"):
+        l5_microcircuit(42, sizes={"num_core": 4})
 
 
 # ---------------------------------------------------------------------------
