@@ -168,13 +168,6 @@ def test_dense_matches_exact(seed):
     check_gradient(grads, np.asarray(exact_grad.biases))
 
 
-def test_state_baseline_matches_exact():
-    net = dense_net(0, 8)
-    exact, exact_grad = exact_value_and_grad(net)
-    _, grads = runs(net, baseline="state")
-    check_gradient(grads, np.asarray(exact_grad.biases))
-
-
 def test_float32_and_every_field_differentiable():
     net = dense_net(3, 8, temperature=1.3, noise=0.4, dtype=jnp.float32)
     v, g = value_and_grad(net, jax.random.key(0), STEPS, num_chains=CHAINS)
@@ -291,10 +284,6 @@ def test_bad_input():
         moment_flux(net, key, STEPS, num_chains=0)
     with pytest.raises(ValueError, match="window"):
         moment_flux(net, key, STEPS, window=-1)
-    with pytest.raises(ValueError, match="baseline"):
-        moment_flux(net, key, STEPS, baseline="none")
-    with pytest.raises(TypeError, match="bias_correction"):
-        moment_flux(net, key, STEPS, bias_correction=1)
     with pytest.warns(UserWarning, match="T_eff >> n"):
         moment_flux(net, key, 400, num_chains=4, burn_in=10)
     with pytest.raises(ValueError, match="subset_size"):
