@@ -17,6 +17,7 @@ score window's truncation (norm ratio 0.88 at K = 8 on the n = 1000 block networ
 benchmarks/README.md) plus the Gaussian model's gradient error.
 """
 
+import functools
 import math
 import warnings
 
@@ -24,6 +25,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 import fluxjax as fj
@@ -363,3 +365,45 @@ def test_large_dense_inside_bracket():
     value = float(moment_flux(net, jax.random.key(0), LARGE_STEPS))
     assert bounds.lower - 4 * bounds.lower_stderr < value
     assert value < bounds.upper + 4 * bounds.upper_stderr
+
+
+@pytest.mark.slow
+def test_gradient_ascent_at_n100_reaches_98_percent_of_the_exact_optimum():
+    """Ten shuffled 10-neuron blocks (weights N(0, 2.5^2)), biases from zero: Adam on
+    the default soft_flux (the moments estimator, 10^4 samples per step) reaches at
+    least 98 % of the exact optimum, which is Adam on the exact flux of the blocks
+    (float64, 300 steps). Measured: 98.8 % (42.34 of 42.86 bit)."""
+    rng = np.random.default_rng(0)
+    n, k = 100, 10
+    W = np.zeros((n, n))
+    order = rng.permutation(n)
+    for block in order.reshape(-1, k):
+        w = rng.normal(0.0, 2.5, (k, k))
+        np.fill_diagonal(w, 0.0)
+        W[np.ix_(block, block)] = w
+    components = fj.weight_components(fj.BinaryNetwork(W, np.zeros(n)))
+    exact = lambda net, key: fj.exact_flux(net, components=components)
+    with jax.enable_x64(True):
+        start = fj.BinaryNetwork(W, np.zeros(n), dtype=jnp.float64)
+        best, _ = fj.optimize_biases(
+            start,
+            jax.random.key(0),
+            exact,
+            steps=300,
+            optimizer=optax.adam(0.1),
+            tol=None,
+        )
+        optimum = float(fj.exact_flux(best))
+    schedule = optax.cosine_decay_schedule(0.1, 150, alpha=0.1)
+    found, _ = fj.optimize_biases(
+        fj.BinaryNetwork(W, np.zeros(n)),
+        jax.random.key(1),
+        functools.partial(fj.soft_flux, steps=100 * n),
+        steps=150,
+        optimizer=optax.adam(schedule),
+        tol=None,
+    )
+    with jax.enable_x64(True):
+        biases = np.asarray(found.biases, np.float64)
+        reached = float(fj.exact_flux(fj.BinaryNetwork(W, biases, dtype=jnp.float64)))
+    assert reached >= 0.98 * optimum, (reached, optimum)
