@@ -32,3 +32,14 @@ def random_weights(rng: np.random.Generator, n: int, scale: float = 1.5):
     weights = rng.normal(0.0, scale, (n, n))
     np.fill_diagonal(weights, 0.0)
     return weights, rng.normal(0.0, 1.0, n)
+
+
+def central_difference(f, x, eps=1e-6):
+    """(f(x + eps e_i) - f(x - eps e_i)) / (2 eps) for every entry i of the array x."""
+    x = np.asarray(x, float)
+    grad = np.zeros_like(x)
+    for index in np.ndindex(x.shape):
+        step = np.zeros_like(x)
+        step[index] = eps
+        grad[index] = (f(x + step) - f(x - step)) / (2 * eps)
+    return grad

@@ -3,7 +3,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import reference as ref
-from conftest import random_weights
+from conftest import central_difference, random_weights
 
 import fluxjax as fj
 
@@ -105,16 +105,6 @@ def test_triplet_flux_exact_matches_reference_joint():
     expected_intra, expected_inter = ref.triplet_indicator(W, b, triplets, 1.0, 0.4)
     assert abs(intra - expected_intra) < 1e-10
     assert abs(inter - expected_inter) < 1e-10
-
-
-def central_difference(f, x, eps=1e-6):
-    x = np.asarray(x, float)
-    grad = np.zeros_like(x)
-    for index in np.ndindex(x.shape):
-        step = np.zeros_like(x)
-        step[index] = eps
-        grad[index] = (f(x + step) - f(x - step)) / (2 * eps)
-    return grad
 
 
 @pytest.mark.float64

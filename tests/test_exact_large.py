@@ -13,6 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import reference as ref
+from conftest import central_difference
 
 import fluxjax as fj
 from fluxjax.info.exact import weight_components
@@ -73,16 +74,6 @@ def cycle_closed_form(W, b, T, sigma, cycle):
     m_pred = np.roll(m, 1)
     flux = h_bits(m) - m_pred * h_bits(p1) - (1 - m_pred) * h_bits(p0)
     return flux.sum(), h_bits(m).sum()
-
-
-def central_difference(f, x, eps=1e-6):
-    x = np.asarray(x, float)
-    grad = np.zeros_like(x)
-    for index in np.ndindex(x.shape):
-        step = np.zeros_like(x)
-        step[index] = eps
-        grad[index] = (f(x + step) - f(x - step)) / (2 * eps)
-    return grad
 
 
 def assert_gradients(grads, W, b, T, sigma, quantity=ref.flux, tol=1e-6):

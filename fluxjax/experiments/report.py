@@ -49,12 +49,17 @@ VERDICTS = {True: "yes", False: "**no**", None: "pending", "partly": "partly"}
 
 def headline(study: Study) -> dict[str, IndicatorSummary | None]:
     """The results-table entries of the flux indicator (bits, over seeds)."""
-    table = {name: getattr(study.bars, name, None) for name in HEADLINE}
-    table["isolated"] = study.embedding.isolated
-    table["embedded"] = study.embedding.embedded
-    table["isolated_best_noise"] = study.resonance.isolated_best_noise
-    found = study.optimization
-    table["optimized_biases"] = found.optimized_biases
+    bars, found = study.bars, study.optimization
+    table = {
+        "isolated": study.embedding.isolated,
+        "isolated_best_noise": study.resonance.isolated_best_noise,
+        "embedded": study.embedding.embedded,
+        "individual_biases": bars.individual_biases,
+        "individual_biases_noise": bars.individual_biases_noise,
+        "uniform_optimal_bias": bars.uniform_optimal_bias,
+        "optimized_biases": found.optimized_biases,
+        "half_firing_bias": bars.half_firing_bias,
+    }
     for name in OPTIMIZERS:  # scored exactly on the isolated core
         key = "self_organized_biases" if name == "self_organized" else name
         table[key] = found.exact[name]

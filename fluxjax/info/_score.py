@@ -19,6 +19,11 @@ from ..network import NUM_NOISE_NODES, BinaryNetwork
 _CHUNK_ELEMENTS = 2**20  # floats per chunk-sized temporary (4 MiB in float32)
 
 
+def _binary_entropy(log_fire: Array, log_silent: Array) -> Array:
+    """h(p) = -p log p - (1 - p) log(1 - p) in nats, from the two log-probabilities."""
+    return -(jnp.exp(log_fire) * log_fire + jnp.exp(log_silent) * log_silent)
+
+
 def _transition_log_prob(log_fire: Array, log_silent: Array, x_next: Array) -> Array:
     """The log-probability log P(x_{t+1} | x_t) = sum_i [x'_i log p_i + (1 - x'_i) log(1 - p_i)]."""
     return jnp.sum(jnp.where(x_next, log_fire, log_silent), axis=-1)

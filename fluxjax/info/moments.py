@@ -95,11 +95,13 @@ from ..network import BinaryNetwork, check_network
 from ..simulate import simulate
 from ._score import (
     _CHUNK_ELEMENTS,
+    _binary_entropy,
     _map_chunks,
     _probability_width,
     _sum_chunks,
     _surrogate,
 )
+from .exact import _entr
 
 
 MAX_BOUND_NEURONS = 12
@@ -170,18 +172,9 @@ def _samples(net, key, steps, num_chains, burn_in, width):
     return x, x_next, groups, size
 
 
-def _binary_entropy(log_fire: Array, log_silent: Array) -> Array:
-    """h(p) = -p log p - (1 - p) log(1 - p) in nats, from the two log-probabilities."""
-    return -(jnp.exp(log_fire) * log_fire + jnp.exp(log_silent) * log_silent)
-
-
 def _entropy_of(m: Array, mbar: Array) -> Array:
     """The entropy h of a mean firing probability m (mbar = 1 - m, computed separately)."""
-    safe = lambda v: jnp.where(v > 0, v, 1.0)
-    return -(
-        jnp.where(m > 0, m * jnp.log(safe(m)), 0.0)
-        + jnp.where(mbar > 0, mbar * jnp.log(safe(mbar)), 0.0)
-    )
+    return _entr(m) + _entr(mbar)
 
 
 # ---------------------------------------------------------------------------

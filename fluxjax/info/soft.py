@@ -90,6 +90,7 @@ from .._codes import all_states, group_codes
 from ..network import BinaryNetwork, check_network
 from ..simulate import simulate
 from ._score import (
+    _binary_entropy,
     _chunk_size,
     _map_chunks,
     _probability_width,
@@ -144,8 +145,8 @@ def _full_flux(net, x, x_next, components, window, size, T):
 
     def values(x, x_next, valid):  # F_t of (2) with (5), (6); e_t; the pathwise gain
         log_fire, log_silent = fixed.log_probs(x)
-        p, silent = jnp.exp(log_fire), jnp.exp(log_silent)
-        entropy = -jnp.sum(p * log_fire + silent * log_silent, axis=-1)
+        p = jnp.exp(log_fire)
+        entropy = jnp.sum(_binary_entropy(log_fire, log_silent), axis=-1)
         A = _log_mixture(x_next, logits, offsets)
         log_q = logsumexp(A, axis=-1) - math.log(num_components)
         # delta method: E log q^ = log q - Var(q^) / (2 q^2), Var(q^) / q^2 estimated
