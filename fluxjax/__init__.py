@@ -5,6 +5,7 @@ import importlib.metadata
 from .builders import (
     L5Sizes as L5Sizes,
     degree_preserving_shuffle as degree_preserving_shuffle,
+    ei_network as ei_network,
     isolated_core as isolated_core,
     l5_microcircuit as l5_microcircuit,
     lesion as lesion,

@@ -38,6 +38,7 @@ _Indices = ArrayLike | Sequence[int]
 
 __all__ = [
     "degree_preserving_shuffle",
+    "ei_network",
     "isolated_core",
     "l5_microcircuit",
     "lesion",
@@ -720,6 +721,77 @@ def random_network(
     return BinaryNetwork(
         weights,
         biases,
+        _as_float_or_array(temperature),
+        _as_float_or_array(noise),
+        dtype=dtype,
+    )
+
+
+def ei_network(
+    num_neurons: int | np.integer,
+    *,
+    key: PRNGKeyArray,
+    strength: float | int = 1.0,
+    in_degree: int | None = None,
+    excitatory_fraction: float = 0.8,
+    temperature: float | int = 1.0,
+    noise: float | int = 0.0,
+    dtype=None,
+) -> BinaryNetwork:
+    """A random excitatory/inhibitory network (Dale's law) with a fixed in-degree.
+
+    Each neuron i receives K = ``in_degree`` synapses from distinct other neurons
+    drawn uniformly (all n - 1 others when ``in_degree`` is None: dense). Neurons
+    0 .. n_E - 1 (n_E = round(f n)) are excitatory, the rest inhibitory, and
+
+        W[j, i] = +J |g_ji| / sqrt(K)          (j excitatory),
+        W[j, i] = -gamma J |g_ji| / sqrt(K)    (j inhibitory),   gamma = f / (1 - f),
+
+    with g_ji ~ N(0, 1) and J = ``strength``: the expected summed input of a neuron
+    is balanced (zero) when all neurons fire equally, and its SD over random states
+    does not depend on K. Biases are zero. The binary reservoirs of Buesing,
+    Schrauwen & Legenstein (2010) vary K in the same way.
+
+    Args:
+        num_neurons: n >= 2.
+        key: JAX PRNG key.
+        strength: J >= 0.
+        in_degree: K in [1, n - 1], or None for dense.
+        excitatory_fraction: f in (0, 1).
+        temperature: scalar > 0.
+        noise: scalar >= 0.
+        dtype: floating dtype; default JAX's default float.
+
+    Returns:
+        The :class:`~fluxjax.network.BinaryNetwork`.
+
+    Examples:
+        >>> net = ei_network(10, key=jax.random.key(0), in_degree=3)
+        >>> (net.weights != 0).sum(0).tolist()  # every neuron has 3 inputs
+        [3, 3, 3, 3, 3, 3, 3, 3, 3, 3]
+    """
+    n = check_int(num_neurons, "num_neurons", minimum=2)
+    check_key(key)
+    strength = _check_real(strength, "strength", low=0.0)
+    f = _check_real(excitatory_fraction, "excitatory_fraction", low=0.0, high=1.0)
+    if not 0 < f < 1:
+        raise ValueError(f"excitatory_fraction must lie in (0, 1), got {f}")
+    k = n - 1 if in_degree is None else check_int(in_degree, "in_degree", minimum=1)
+    if k > n - 1:
+        raise ValueError(f"in_degree must be at most n - 1 = {n - 1}, got {k}")
+    dtype = _default_dtype(dtype)
+    mask_key, weight_key = jr.split(key)
+    # K distinct presynaptic neurons per column: the K smallest of n - 1 uniform keys
+    scores = jr.uniform(mask_key, (n, n)).at[jnp.arange(n), jnp.arange(n)].set(2.0)
+    ranks = jnp.argsort(jnp.argsort(scores, axis=0), axis=0)
+    mask = ranks < k
+    num_excitatory = int(round(f * n))
+    sign = jnp.where(jnp.arange(n) < num_excitatory, 1.0, -f / (1 - f)).astype(dtype)
+    magnitude = jnp.abs(jr.normal(weight_key, (n, n), dtype)) * (strength / k**0.5)
+    weights = jnp.where(mask, sign[:, None] * magnitude, jnp.zeros((), dtype))
+    return BinaryNetwork(
+        weights,
+        jnp.zeros(n, dtype),
         _as_float_or_array(temperature),
         _as_float_or_array(noise),
         dtype=dtype,

@@ -2,11 +2,15 @@
 
 Model (design card; Metzner et al. 2026, Eq. 1): for a state x_t in {0, 1}^n,
 
-    u_i = (sum_j x_j W[j, i] + b_i) / T_i + sigma_i * xi_i,    xi_i ~ N(0, 1),
+    u_i = (sum_j x_j W[j, i] + b_i + d_i(t)) / T_i + sigma_i * xi_i,  xi_i ~ N(0, 1),
     P(x_{t+1, i} = 1 | x_t) = sigmoid(u_i),
 
 with ``W[j, i]`` the weight from neuron j to neuron i (rows presynaptic), ``T`` the
-temperature (the paper's t0, applied before the noise) and ``sigma`` the noise.
+temperature (the paper's t0, applied before the noise) and ``sigma`` the noise. The
+optional external drive d(t) (an input sequence through input weights, see
+:class:`fluxjax.reservoir.Reservoir`, or a recorded input field) enters like a bias:
+in the units of the weights, before the temperature divides and the noise is added.
+A free-running network has d = 0.
 """
 
 import math
@@ -181,20 +185,35 @@ class BinaryNetwork(eqx.Module):
         """The number of neurons n."""
         return self.weights.shape[-1]
 
-    def mean_input(self, x: Shaped[ArrayLike, "*batch n"]) -> Float[Array, "*batch n"]:
-        """The noise-free input m = (x @ W + b) / T for states ``x`` (any 0/1 dtype)."""
+    def mean_input(
+        self,
+        x: Shaped[ArrayLike, "*batch n"],
+        drive: Float[ArrayLike, "*#batch n"] | None = None,
+    ) -> Float[Array, "*batch n"]:
+        """The noise-free input m = (x @ W + b + d) / T for states ``x`` (any 0/1 dtype).
+
+        ``drive`` is an optional external input field d, broadcast against the states.
+        """
         x = jnp.asarray(x).astype(self.weights.dtype)
-        return (x @ self.weights + self.biases) / self.temperature
+        field = x @ self.weights + self.biases
+        if drive is not None:
+            field = field + jnp.asarray(drive, self.weights.dtype)
+        return field / self.temperature
 
-    def firing_prob(self, x: Shaped[ArrayLike, "*batch n"]) -> Float[Array, "*batch n"]:
-        """P(x_{t+1, i} = 1 | x_t = x) = E_xi[sigmoid(m_i + sigma_i xi)], xi ~ N(0, 1).
+    def firing_prob(
+        self,
+        x: Shaped[ArrayLike, "*batch n"],
+        drive: Float[ArrayLike, "*#batch n"] | None = None,
+    ) -> Float[Array, "*batch n"]:
+        """P(x_{t+1, i} = 1 | x_t = x, d_t) = E_xi[sigmoid(m_i + sigma_i xi)].
 
-        The logistic-normal integral is computed by a 257-node trapezoidal rule:
+        m = :meth:`mean_input` (with the drive d, if given) and xi ~ N(0, 1). The
+        logistic-normal integral is computed by a 257-node trapezoidal rule:
         |error| < 1e-12 for sigma <= 10 (measured; see the module constants).
         Differentiable in every field. A noiseless network (``noise is None``) skips
         the integral: sigmoid(m_i).
         """
-        return _logistic_normal(self.mean_input(x), self.noise)
+        return _logistic_normal(self.mean_input(x, drive), self.noise)
 
     def silent_prob(self, x: Shaped[ArrayLike, "*batch n"]) -> Float[Array, "*batch n"]:
         """1 - firing_prob(x), computed without cancellation when firing_prob ~ 1."""

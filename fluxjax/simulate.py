@@ -34,6 +34,7 @@ from jaxtyping import (
     Array,
     ArrayLike,
     Bool,
+    Float,
     Int32,
     Key,
     PRNGKeyArray,
@@ -41,7 +42,14 @@ from jaxtyping import (
     UInt32,
 )
 
-from ._checks import check_choice, check_int, check_key, check_neurons
+from ._checks import (
+    as_float_array,
+    check_choice,
+    check_finite,
+    check_int,
+    check_key,
+    check_neurons,
+)
 from ._codes import codes_of, group_codes, pair_counts
 from .network import (
     BinaryNetwork,
@@ -55,7 +63,7 @@ from .network import (
 
 MAX_CODE_NEURONS = 32
 MAX_GROUP_NEURONS = 10
-RECORDS = ("states", "codes", "pair_counts")
+RECORDS = ("states", "codes", "pair_counts", "probabilities")
 CHUNK_ELEMENTS = 1 << 20
 """Thresholds computed at once, summed over the replicas on one device (4 MB in
 float32); a chunk is at most ``MAX_CHUNK_STEPS`` updates. Results do not depend on the
@@ -176,11 +184,13 @@ def simulate(
     record: str = "states",
     neurons=None,
     groups=None,
+    drive: Float[ArrayLike, "*replicas updates n"] | None = None,
     devices=None,
 ) -> (
     Bool[Array, "*batch steps m"]
     | UInt32[Array, "*batch steps"]
     | Int32[Array, "*batch K K S S"]
+    | Float[Array, "*batch steps m"]
 ):
     """Simulates ``steps`` synchronous updates after ``burn_in`` discarded ones.
 
@@ -201,10 +211,23 @@ def simulate(
               ``counts[k, l, a, b]`` = #{t : c_k(x_t) = a, c_l(x_{t+1}) = b} over the
               ``steps - 1`` successive pairs of recorded states, with c_k the
               :func:`state_codes` of group k and S = 2^(largest group size).
+            - ``"probabilities"``: float ``(..., steps, len(neurons))``, the firing
+              probabilities P(x_{t+1, i} = 1 | x_t, d_t) =
+              :meth:`BinaryNetwork.firing_prob` of the state before each recorded
+              update (and its drive): the Rao-Blackwellised, lower-variance version of
+              the recorded states (reservoir readout features).
         neurons: the neurons to record for "states" and "codes" (default all), e.g.
             the core of a larger network. All neurons are simulated either way.
         groups: for ``"pair_counts"``: K >= 1 groups of at most 10 neurons each
             (e.g. the paper's triplets).
+        drive: an external input field d(t) for every update, burn-in included:
+            ``(burn_in + steps, n)`` shared by all replicas, or ``(batch,
+            burn_in + steps, n)`` one per replica. Update t (counted from the start of
+            the burn-in) adds ``drive[..., t, :]`` to the summed input before the
+            temperature divides and the noise is added (module docstring of
+            :mod:`fluxjax.network`); recorded step s is the state after update
+            ``burn_in + s``, so it has seen ``drive[burn_in + s]``. Default: none (a
+            free-running network).
         devices: devices to spread the replicas over (default: all of
             ``jax.devices()``; results do not depend on it).
 
@@ -224,6 +247,7 @@ def simulate(
     mesh = None if batch is None else _mesh(devices, batch)
     plan = _plan(net, steps, burn_in, record, neurons, groups, batch or 1, mesh)
     n = net.num_neurons
+    drive = _check_drive(drive, net, plan, None if batch is None else (batch, "batch"))
     if x0 is not None:
         x0 = jnp.asarray(x0)
         allowed = [(n,)] if batch is None else [(n,), (batch, n)]
@@ -233,26 +257,50 @@ def simulate(
             )
         x0 = x0.astype(bool)
     if batch is None:
-        return _simulate_one(net, key, x0, plan)
-    return _simulate_batch(net, key, x0, batch, plan, mesh)
+        return _simulate_one(net, key, x0, drive, plan)
+    return _simulate_batch(net, key, x0, drive, batch, plan, mesh)
+
+
+def _check_drive(drive, net: BinaryNetwork, plan: _Plan, batch) -> Array | None:
+    """``drive`` as an array of the network's dtype, checked against the plan.
+
+    Shape ``(updates, n)``, or ``(size, updates, n)`` too when ``batch = (size,
+    name)`` is given.
+    """
+    if drive is None:
+        return None
+    drive = as_float_array(drive, "drive", net.weights.dtype)
+    updates, n = plan.burn_in + plan.steps, net.num_neurons
+    allowed = [(updates, n)] + ([] if batch is None else [(batch[0], updates, n)])
+    if drive.shape not in allowed:
+        shapes = " or ".join(map(str, allowed))
+        who = "" if batch is None else f", {batch[1]} = {batch[0]}"
+        raise ValueError(
+            f"drive must have shape {shapes} (one row per update: burn_in + steps = "
+            f"{plan.burn_in} + {plan.steps}, n = {n}{who}), got {drive.shape}"
+        )
+    check_finite(drive, "drive")
+    return drive
 
 
 @eqx.filter_jit
-def _simulate_one(net, key, x0, plan):
+def _simulate_one(net, key, x0, drive, plan):
     keys = jr.fold_in(key, 0)[None]  # replica 0
     x0 = None if x0 is None else x0[None]
-    return _simulate_replicas(net, None, keys, x0, plan)[0]
+    return _simulate_replicas(net, None, keys, x0, drive, plan)[0]
 
 
 @eqx.filter_jit
-def _simulate_batch(net, key, x0, batch, plan, mesh):
+def _simulate_batch(net, key, x0, drive, batch, plan, mesh):
     size = _padded(batch, mesh)
     index = _shard(jnp.arange(size, dtype=jnp.uint32), mesh)
     keys = jax.vmap(lambda i: jr.fold_in(key, i))(index)
     if x0 is not None:
         x0 = jnp.broadcast_to(x0, (batch, x0.shape[-1]))
         x0 = _shard(_pad(x0, size), mesh)
-    out = _simulate_replicas(net, None, keys, x0, plan, mesh)
+    if drive is not None and drive.ndim == 3:  # one drive per replica
+        drive = _shard(_pad(drive, size), mesh)
+    out = _simulate_replicas(net, None, keys, x0, drive, plan, mesh)
     return _shard(out, mesh)[:batch]
 
 
@@ -275,12 +323,13 @@ def _shard(x, mesh: Mesh | None):
     return jax.tree.map(lambda a: jax.lax.with_sharding_constraint(a, sharding), x)
 
 
-def _simulate_replicas(net, net_axes, keys, x0, plan: _Plan, mesh=None) -> Array:
+def _simulate_replicas(net, net_axes, keys, x0, drive, plan: _Plan, mesh=None) -> Array:
     """The trajectories of the replica keys ``keys`` (B,) (see the module docstring).
 
     ``net_axes`` says which fields of ``net`` have a leading replica axis (None: none,
-    one network for all replicas). The time loop runs on the whole batch; per-replica
-    code (draws, the recurrent input, the counts) is vmapped inside it.
+    one network for all replicas); ``drive`` is None, ``(updates, n)`` (shared) or
+    ``(B, updates, n)``. The time loop runs on the whole batch; per-replica code
+    (draws, the recurrent input, the counts) is vmapped inside it.
     """
     n = net.weights.shape[-1]
 
@@ -291,22 +340,25 @@ def _simulate_replicas(net, net_axes, keys, x0, plan: _Plan, mesh=None) -> Array
 
     x, streams = jax.vmap(begin, in_axes=(0, None if x0 is None else 0))(keys, x0)
     x, streams = _shard((x, streams), mesh)
-    x, _ = _run(net, net_axes, streams, x, 0, plan.burn_in, plan, None)
+    x, _ = _run(net, net_axes, streams, x, drive, 0, plan.burn_in, plan, None)
     _, out = _run(
-        net, net_axes, streams, x, plan.burn_in, plan.steps, plan, plan.record
+        net, net_axes, streams, x, drive, plan.burn_in, plan.steps, plan, plan.record
     )
     assert out is not None  # a record was asked for
     return out
 
 
-def _run(net, net_axes, streams, x, start: int, length: int, plan: _Plan, record):
+def _run(
+    net, net_axes, streams, x, drive, start: int, length: int, plan: _Plan, record
+):
     """Runs ``length`` updates of the states ``x`` (B, n) from update number ``start``.
 
     Returns the states after them and the ``record`` of the updates, batch-major
     (None: nothing). Everything stays batch-major, so nothing is transposed: the
     thresholds of a chunk are ``(B, chunk, n)``, step t reads ``theta[:, t]`` and
     writes its states to ``states[:, t]``, and a chunk's record is copied into the
-    output as one block per replica.
+    output as one block per replica. A drive d lowers the thresholds of its chunk,
+    fire iff x @ W > theta - d, computed with them before the sequential loop.
     """
     if length == 0:
         return x, None
@@ -316,6 +368,14 @@ def _run(net, net_axes, streams, x, start: int, length: int, plan: _Plan, record
     padded = num_chunks * chunk
     masked = padded != length  # the last chunk runs past the end
     within = jnp.arange(chunk, dtype=jnp.uint32)
+    if drive is not None:  # this run's rows, padded to whole chunks
+        drive = jax.lax.slice_in_dim(drive, start, start + length, axis=-2)
+        padding = [(0, 0)] * drive.ndim
+        padding[-2] = (0, padded - length)
+        drive = jnp.pad(drive, padding)
+
+    def chunk_drive(c):  # (chunk, n) or (B, chunk, n)
+        return jax.lax.dynamic_slice_in_dim(drive, c * chunk, chunk, axis=-2)
 
     def thresholds(stream, net, first):  # one replica's (chunk, n) thresholds
         draws = draw_from_stream(stream, first, (n,), net, num_steps=chunk)
@@ -324,11 +384,18 @@ def _run(net, net_axes, streams, x, start: int, length: int, plan: _Plan, record
     batch_thresholds = jax.vmap(thresholds, in_axes=(0, net_axes, None))
     batch_input = jax.vmap(recurrent_input, in_axes=(net_axes, 0))
     batch_counts = jax.vmap(_pair_counts, in_axes=(0, 0, None, None))
+    batch_probs = jax.vmap(
+        BinaryNetwork.firing_prob,
+        in_axes=(net_axes, 0, None if drive is None or drive.ndim == 2 else 0),
+    )
 
     def one_chunk(carry, c):
         x, out = carry
         offset = c * jnp.uint32(chunk) + within  # update numbers within this run
         theta = batch_thresholds(streams, net, jnp.uint32(start) + offset[0])
+        d = None if drive is None else chunk_drive(c)
+        if d is not None:
+            theta = theta - d
 
         def update(t, carry):
             x, states = carry
@@ -342,13 +409,18 @@ def _run(net, net_axes, streams, x, start: int, length: int, plan: _Plan, record
 
         states = None if record is None else jnp.zeros((B, chunk, n), bool)
         x_end, states = jax.lax.fori_loop(0, chunk, update, (x, states))
-        if record == "pair_counts":
+        if record in ("pair_counts", "probabilities"):
             previous = jnp.concatenate([x[:, None], states[:, :-1]], axis=1)
+        if record == "pair_counts":
             pair = (offset >= 1) & (offset < length)  # both states recorded
             out = out + batch_counts(previous, states, pair, plan.groups)
         elif record is not None:
             if record == "codes":
                 block = state_codes(states, plan.neurons)
+            elif record == "probabilities":
+                block = batch_probs(net, previous, d)
+                if len(plan.neurons) < n:
+                    block = block[..., jnp.asarray(plan.neurons)]
             elif len(plan.neurons) < n:
                 block = states[..., jnp.asarray(plan.neurons)]
             else:
@@ -363,11 +435,13 @@ def _run(net, net_axes, streams, x, start: int, length: int, plan: _Plan, record
         out = jnp.zeros((B, padded), jnp.uint32)
     elif record == "states":
         out = jnp.zeros((B, padded, len(plan.neurons)), bool)
+    elif record == "probabilities":
+        out = jnp.zeros((B, padded, len(plan.neurons)), net.weights.dtype)
     else:
         out = None
     chunks = jnp.arange(num_chunks, dtype=jnp.uint32)
     (x, out), _ = jax.lax.scan(one_chunk, (x, out), chunks)
-    if out is not None and record in ("codes", "states") and masked:
+    if out is not None and record != "pair_counts" and masked:
         out = out[:, :length]
     return x, out
 
@@ -450,8 +524,14 @@ def simulate_ensemble(
     record: str = "states",
     neurons=None,
     groups=None,
+    drive: Float[ArrayLike, "*networks updates n"] | None = None,
     devices=None,
-) -> Bool[Array, "B steps m"] | UInt32[Array, "B steps"] | Int32[Array, "B K K S S"]:
+) -> (
+    Bool[Array, "B steps m"]
+    | UInt32[Array, "B steps"]
+    | Int32[Array, "B K K S S"]
+    | Float[Array, "B steps m"]
+):
     """Simulates several networks of the same size in one compiled, vmapped call.
 
     Network k's result equals ``simulate(nets[k], fold_in(key, k), steps, ...)`` bit
@@ -466,9 +546,13 @@ def simulate_ensemble(
         key: one PRNG key, or an array of ``len(nets)`` keys.
         steps: recorded steps.
         burn_in: discarded updates.
-        record: ``"states"``, ``"codes"`` or ``"pair_counts"`` (see :func:`simulate`).
+        record: ``"states"``, ``"codes"``, ``"pair_counts"`` or ``"probabilities"``
+            (see :func:`simulate`).
         neurons: the neurons to record.
         groups: the groups of ``"pair_counts"``.
+        drive: the external input field of every update (see :func:`simulate`):
+            ``(burn_in + steps, n)`` for all networks, or ``(len(nets), burn_in +
+            steps, n)`` one per network.
         devices: devices to shard the ensemble over (default: all of
             ``jax.devices()``).
 
@@ -501,7 +585,8 @@ def simulate_ensemble(
     mesh = _mesh(devices, size)
     group = min(size, _ensemble_group(in_axes, mesh, devices))
     plan = _plan(nets[0], steps, burn_in, record, neurons, groups, group, mesh)
-    return _simulate_ensemble(stacked, in_axes, keys, size, group, plan, mesh)
+    drive = _check_drive(drive, nets[0], plan, (size, "len(nets)"))
+    return _simulate_ensemble(stacked, in_axes, keys, drive, size, group, plan, mesh)
 
 
 CPU_NETWORKS_PER_DEVICE = 16
@@ -521,7 +606,7 @@ def _ensemble_group(in_axes: BinaryNetwork, mesh: Mesh | None, devices) -> int:
 
 
 @eqx.filter_jit
-def _simulate_ensemble(stacked, in_axes, keys, size, group, plan, mesh):
+def _simulate_ensemble(stacked, in_axes, keys, drive, size, group, plan, mesh):
     """The ensemble in groups of ``group`` networks, one after the other (``lax.map``)."""
     count = -(-size // group)
     padded = count * _padded(group, mesh)
@@ -535,9 +620,11 @@ def _simulate_ensemble(stacked, in_axes, keys, size, group, plan, mesh):
         None if a is None else grouped(x) for x, a in zip(leaves, axes, strict=True)
     ]
     keys = jax.vmap(lambda k: jr.fold_in(k, 0))(keys)  # as simulate(nets[k], key[k])
+    shared_drive = drive if drive is None or drive.ndim == 2 else None
+    drives = None if shared_drive is not None or drive is None else grouped(drive)
 
     def one_group(part):
-        part_leaves, part_keys = part
+        part_leaves, part_keys, part_drive = part
         net = jax.tree.unflatten(
             treedef,
             [
@@ -545,15 +632,18 @@ def _simulate_ensemble(stacked, in_axes, keys, size, group, plan, mesh):
                 for x, p in zip(leaves, part_leaves, strict=True)
             ],
         )
+        part_drive = shared_drive if part_drive is None else _shard(part_drive, mesh)
         out = _simulate_replicas(
-            net, in_axes, _shard(part_keys, mesh), None, plan, mesh
+            net, in_axes, _shard(part_keys, mesh), None, part_drive, plan, mesh
         )
         return _shard(out, mesh)
 
     if count == 1:  # one group: no loop
         first = [None if v is None else v[0] for v in varying]
-        out = one_group((first, grouped(keys)[0]))
+        out = one_group(
+            (first, grouped(keys)[0], None if drives is None else drives[0])
+        )
     else:
-        out = jax.lax.map(one_group, (varying, grouped(keys)))
+        out = jax.lax.map(one_group, (varying, grouped(keys), drives))
         out = out.reshape(padded, *out.shape[2:])
     return out[:size]

@@ -308,7 +308,7 @@ def test_streaming_memory_does_not_grow_with_steps():
     plan = simulate_module._plan(
         net, 10**7, 10**4, "pair_counts", None, TRIPLETS, 1, None
     )
-    compiled = simulate_module._simulate_one.lower(net, jr.key(0), None, plan)
+    compiled = simulate_module._simulate_one.lower(net, jr.key(0), None, None, plan)
     memory = compiled.compile().compiled.memory_analysis()
     used = memory.temp_size_in_bytes + memory.output_size_in_bytes
     assert used < 10_000_000
