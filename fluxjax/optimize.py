@@ -156,7 +156,9 @@ def optimize_biases(
 
     Each step evaluates f = ``objective(net, fold_in(key, step))`` and its gradient
     and applies ``theta <- theta + optimizer(grad f)`` (optax minimises -f), inside one
-    jit-compiled step that compiles once per run. The optimiser's ``update`` also gets
+    jit-compiled step. It compiles once per objective, optimizer, fields and shapes:
+    pass the same ``objective`` and ``optimizer`` objects to several runs (several
+    networks) and only the first compiles. The optimiser's ``update`` also gets
     ``value=-f``, ``grad=`` and ``value_fn=`` (the loss at the step's key), so
     ``optax.contrib.reduce_on_plateau`` and ``optax.lbfgs`` work. Trained temperatures
     are optimised as log(temperature) and trained noise enters as |noise|, so the
@@ -216,38 +218,10 @@ def optimize_biases(
         raise TypeError(
             f"optimizer must be an optax.GradientTransformation, got {optimizer!r}"
         )
-    optimizer = optax.with_extra_args_support(optimizer)
-
     params, static = eqx.partition(_unconstrain(net, fields), _spec(net, fields))
     mask = _mask(params, trainable, n)
     opt_state = optimizer.init(params)
-
-    @eqx.filter_jit
-    def step(params, opt_state, key):
-        def loss(params):
-            current = _constrained(eqx.combine(params, static), fields)
-            return -jnp.asarray(objective(current, key))
-
-        neg_value, grads = eqx.filter_value_and_grad(loss)(params)
-        grads = jax.tree.map(jnp.multiply, grads, mask)
-        # optax's rules mix Python floats with int32 counts (adam: decay**count),
-        # which strict dtype promotion rejects; scope the standard rules to them.
-        with jax.numpy_dtype_promotion("standard"):
-            updates, opt_state = optimizer.update(
-                grads,
-                opt_state,
-                params,
-                value=neg_value,
-                grad=grads,
-                value_fn=loss,
-            )
-        updates = jax.tree.map(jnp.multiply, updates, mask)
-        params = eqx.apply_updates(params, updates)
-        grad_norm = optax.tree.norm(grads)
-        finite = jnp.isfinite(neg_value) & jnp.isfinite(grad_norm)
-        for leaf in jax.tree.leaves(params):
-            finite = finite & jnp.all(jnp.isfinite(leaf))
-        return params, opt_state, -neg_value, grad_norm, finite
+    rule = (objective, optimizer, fields)  # static: a new one compiles anew
 
     values, norms, converged = [], [], False
     bar = None
@@ -257,8 +231,8 @@ def optimize_biases(
         bar = tqdm(total=steps, desc="optimize_biases")
     try:
         for t in range(steps):
-            new_params, new_state, value, grad_norm, finite = step(
-                params, opt_state, jr.fold_in(key, t)
+            new_params, new_state, value, grad_norm, finite = _ascent_step(
+                params, opt_state, jr.fold_in(key, t), static, mask, rule
             )
             if not bool(finite):
                 raise FloatingPointError(
@@ -289,6 +263,38 @@ def optimize_biases(
         converged=jnp.bool_(converged),
     )
     return net, history
+
+
+@eqx.filter_jit
+def _ascent_step(params, opt_state, key, static, mask, rule):
+    """One step of :func:`optimize_biases`; ``rule = (objective, optimizer, fields)``."""
+    objective, optimizer, fields = rule
+    optimizer = optax.with_extra_args_support(optimizer)
+
+    def loss(params):
+        current = _constrained(eqx.combine(params, static), fields)
+        return -jnp.asarray(objective(current, key))
+
+    neg_value, grads = eqx.filter_value_and_grad(loss)(params)
+    grads = jax.tree.map(jnp.multiply, grads, mask)
+    # optax's rules mix Python floats with int32 counts (adam: decay**count),
+    # which strict dtype promotion rejects; scope the standard rules to them.
+    with jax.numpy_dtype_promotion("standard"):
+        updates, opt_state = optimizer.update(
+            grads,
+            opt_state,
+            params,
+            value=neg_value,
+            grad=grads,
+            value_fn=loss,
+        )
+    updates = jax.tree.map(jnp.multiply, updates, mask)
+    params = eqx.apply_updates(params, updates)
+    grad_norm = optax.tree.norm(grads)
+    finite = jnp.isfinite(neg_value) & jnp.isfinite(grad_norm)
+    for leaf in jax.tree.leaves(params):
+        finite = finite & jnp.all(jnp.isfinite(leaf))
+    return params, opt_state, -neg_value, grad_norm, finite
 
 
 class SelfOrganizationHistory(NamedTuple):

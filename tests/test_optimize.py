@@ -320,3 +320,21 @@ def test_claim_runs_at_n1000(getkey):
             tol=None,
         )
     assert np.all(np.isfinite(history.objective)) and np.all(np.isfinite(out.biases))
+
+
+def test_runs_with_the_same_objective_and_optimizer_compile_once(getkey):
+    """The step is traced once for several networks of one shape (a trace counter in
+    the objective), and again for a new objective."""
+    traces = []
+
+    def objective(net, key):
+        traces.append(1)  # runs at trace time only
+        return fj.exact_flux(net)
+
+    optimizer = optax.adam(0.05)
+    for seed in range(3):
+        net = fj.random_network(4, key=jax.random.key(seed), weight_scale=2.0)
+        fj.optimize_biases(net, getkey(), objective, steps=3, optimizer=optimizer)
+    assert len(traces) == 1
+    fj.optimize_biases(net, getkey(), lambda n, k: objective(n, k), steps=3)
+    assert len(traces) == 2
