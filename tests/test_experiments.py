@@ -2,6 +2,7 @@
 a plain numpy simulation of the same network and exact enumeration of the core."""
 
 import dataclasses
+import importlib.util
 import json
 
 import jax
@@ -11,8 +12,13 @@ import reference as ref
 from conftest import random_weights
 
 import fluxjax as fj
-from fluxjax.experiments import embedding, optimization, report, reproduce
-from fluxjax.experiments._common import TRIPLETS, StudyConfig, flux_indicator
+from fluxjax.experiments import embedding, optimization, report, reproduce, reservoir
+from fluxjax.experiments._common import (
+    TRIPLETS,
+    ReservoirConfig,
+    StudyConfig,
+    flux_indicator,
+)
 from fluxjax.experiments._results import from_json, to_json
 
 
@@ -31,6 +37,19 @@ TINY = StudyConfig(
     hill_iterations=3,
     self_organization_steps=2_000,
     optimization_seeds=1,
+    reservoir=ReservoirConfig(
+        num_seeds=2,
+        networks=((30, 2.0, 4), (30, 2.0, None)),
+        paper_network=False,
+        split=(30, 200, 80, 100),
+        max_delay=10,
+        parity_delays=3,
+        uniform_biases=(-1.0, 0.0, 1.0),
+        gradient_steps=2,
+        adaptation_steps=1_000,
+        ceiling_biases=(0.0,),
+        noise_levels=(0.0, 1.0),
+    ),
     quick=True,
 )
 
@@ -281,3 +300,37 @@ def test_isolated_core_indicator_optimum_is_a_local_maximum():
     assert indicator(lower) > best
     climbed, _ = optimization._hill_climb_restarts(core, jax.random.key(1), config)
     assert best > indicator(np.asarray(climbed.biases))
+
+
+def test_results_hold_the_reservoir_entry(tiny_run):
+    """results.json["reservoir"]: one row per network and setting with the four
+    scores as {mean, sd, n}, the echo-state reference rows (ReservoirPy installed),
+    and each task's rank correlation with flux."""
+    out, _ = tiny_run
+    entry = json.loads((out / "results.json").read_text())["reservoir"]
+    rows = entry["rows"]
+    settings = {r["setting"] for r in rows}
+    assert set(reservoir.SETTINGS) | {reservoir.CEILING} <= settings
+    for row in rows:
+        assert {"network", "n", "setting"} <= set(row)
+        for task in ("memory_capacity", "narma10_nrmse", "parity_bits"):
+            assert set(row[task]) == {"mean", "sd", "n"} and row[task]["n"] == 2
+        if row["setting"] in reservoir.SETTINGS:
+            assert row["flux"]["n"] == 2 and row["flux"]["mean"] > 0
+    if importlib.util.find_spec("reservoirpy") is not None:
+        esn = [r for r in rows if r["setting"] == "esn_reservoirpy"]
+        assert [r["n"] for r in esn] == [30] and esn[0]["flux"] is None
+    assert set(entry["rank_correlation"]) == set(reservoir.TASKS)
+    for row in rows:  # MC <= n (Dambre et al.), NRMSE >= 0, bits in [0, delays]
+        assert 0 <= row["memory_capacity"]["mean"] <= row["n"]
+        assert row["narma10_nrmse"]["mean"] >= 0
+        assert 0 <= row["parity_bits"]["mean"] <= 4
+
+
+def test_spearman_matches_scipy():
+    scipy_stats = pytest.importorskip("scipy.stats")
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=40), rng.normal(size=40)
+    x[:5] = x[0]  # ties
+    expected = scipy_stats.spearmanr(x, y).statistic
+    assert abs(reservoir.spearman(x, y) - expected) < 1e-12

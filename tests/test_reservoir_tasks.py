@@ -645,3 +645,24 @@ def test_tasks_reject_bad_input():
     # TypeError); without it, the function's own check names the shape.
     with pytest.raises((TypeError, ValueError), match="inputs"):
         narma10(np.ones((5, 2)))
+
+
+def test_a_batch_of_runs_scores_like_each_run(getkey):
+    """Features (B, T, m) give the scores of each (T, m) run, for every task."""
+    split = Split(12, 200, 60, 100)
+    u = parity_inputs(getkey(), 372)
+    runs = jax.random.normal(getkey(), (2, 3, 372, 5)) + u[:, None]
+    for task in (
+        lambda f: memory_capacity(f, u, split, max_delay=4),
+        lambda f: narma10_nrmse(f, narma10(0.25 * (u + 1)), split),
+        lambda f: parity_bits(f, u, split, max_delay=3),
+    ):
+        batch = task(runs)
+        for i, j in np.ndindex(2, 3):
+            single = task(runs[i, j])
+            np.testing.assert_allclose(
+                batch.per_delay[i, j], single.per_delay, rtol=2e-5, atol=1e-6
+            )
+            np.testing.assert_allclose(
+                batch.total[i, j], single.total, rtol=2e-5, atol=1e-6
+            )

@@ -28,6 +28,76 @@ def _grid(start: float, stop: float, num: int) -> list[float]:
 
 
 @dataclasses.dataclass(frozen=True)
+class ReservoirConfig:
+    """Sizes of the reservoir study (defaults: the full run).
+
+    Attributes:
+        num_seeds: seeds per network class (network, input weights, inputs).
+        networks: the E/I classes ``(n, J, K)`` (K None: dense).
+        paper_network: whether the paper's 125-neuron network is included.
+        split: ``(washout, train, validation, test)`` rows of every task run.
+        max_delay: the largest memory-capacity delay.
+        parity_delays: the largest parity delay tau.
+        input_scale: input weights +-``input_scale`` * temperature (4: the best of
+            1, 2, 4 for all three tasks on a pilot network, J = 2, K = 4, n = 100,
+            50 %-firing biases, chosen before the study).
+        flux_steps_per_neuron: transitions per neuron of each flux estimate.
+        uniform_biases: the common biases of the ``uniform_flux`` grid, in units of
+            the temperature.
+        gradient_steps: Adam steps of ``flux_gradient``.
+        learning_rate: Adam's learning rate, in units of the temperature.
+        adaptation_steps: updates of the self-organisation and plasticity rules.
+        ceiling_biases: the ceiling grid's uniform biases (units of the temperature).
+        noise_levels: the noise sweep (and the ceiling grid's noise axis); networks
+            of more than 125 neurons are run noiseless only (the features' noise
+            integral costs 257 sigmoids per neuron and step).
+    """
+
+    num_seeds: int = 5
+    networks: tuple[tuple[int, float, int | None], ...] = (
+        *((100, j, k) for j in (1.0, 2.0, 4.0) for k in (2, 4, None)),
+        (500, 1.0, None),
+        (500, 2.0, None),
+        (500, 4.0, None),
+        (500, 2.0, 2),
+        (500, 2.0, 4),
+    )
+    paper_network: bool = True
+    split: tuple[int, int, int, int] = (100, 1000, 400, 600)
+    max_delay: int = 30
+    parity_delays: int = 9
+    input_scale: float = 4.0
+    flux_steps_per_neuron: int = 100
+    uniform_biases: tuple[float, ...] = (-1.5, -0.75, 0.0, 0.75, 1.5)
+    gradient_steps: int = 8
+    learning_rate: float = 0.1
+    adaptation_steps: int = 20_000
+    ceiling_biases: tuple[float, ...] = (-1.0, -0.5, 0.0, 0.5, 1.0)
+    noise_levels: tuple[float, ...] = (0.0, 1.0, 2.0)
+
+    @classmethod
+    def quick(cls) -> "ReservoirConfig":
+        """The ``--quick`` sizes: 3 seeds, the paper's network, two N = 100 classes."""
+        return cls(
+            num_seeds=3,
+            networks=((100, 2.0, 4), (100, 2.0, None)),
+            split=(50, 500, 200, 300),
+            max_delay=20,
+            parity_delays=5,
+            uniform_biases=(-1.0, 0.0, 1.0),
+            gradient_steps=4,
+            adaptation_steps=5_000,
+            ceiling_biases=(-0.5, 0.0, 0.5),
+            noise_levels=(0.0, 2.0),
+        )
+
+    @property
+    def length(self) -> int:
+        """Rows of every task run."""
+        return sum(self.split)
+
+
+@dataclasses.dataclass(frozen=True)
 class StudyConfig:
     """Sizes and parameters of the reproduction (defaults: the paper's full run).
 
@@ -56,6 +126,7 @@ class StudyConfig:
         optimization_seeds: how many of the seeds the optimisation study uses (None:
             all; it costs about 7 minutes per seed on 2 CPU cores, most of it the
             soft-gradient runs).
+        reservoir: the sizes of the reservoir study (:class:`ReservoirConfig`).
         seed: the simulation seed (one JAX key for the whole study).
         quick: whether this is the reduced ``--quick`` configuration.
     """
@@ -79,6 +150,7 @@ class StudyConfig:
     hill_iterations: int = 500
     self_organization_steps: int = 2_000_000
     optimization_seeds: int | None = 5
+    reservoir: ReservoirConfig = ReservoirConfig()
     seed: int = 0
     quick: bool = False
 
@@ -98,6 +170,7 @@ class StudyConfig:
             hill_iterations=25,
             self_organization_steps=200_000,
             optimization_seeds=1,
+            reservoir=ReservoirConfig.quick(),
             quick=True,
         )
         return cls(**{**quick, **overrides})

@@ -13,6 +13,7 @@ from .controls import ControlsResult
 from .embedding import EmbeddingResult
 from .lesions import LesionsResult
 from .optimization import OptimizationResult
+from .reservoir import HIGHER_IS_BETTER, TASKS, ReservoirResult
 from .resonance import ResonanceResult
 
 
@@ -25,6 +26,7 @@ class Study(NamedTuple):
     lesions: LesionsResult
     controls: ControlsResult
     optimization: OptimizationResult
+    reservoir: ReservoirResult
 
 
 class Claim(NamedTuple):
@@ -42,6 +44,12 @@ exact gradient optimum (and beat the embedded core) in every seed."""
 NOISE_HELPS_FRACTION = 0.5
 """Claim 3's second half holds when the embedding's fluctuations raise the biased
 core's flux in more than this fraction of the seeds."""
+RESERVOIR_WIN_FRACTION = 0.5
+"""Claim 6 (fixed before the study was run): flux-optimised biases win a task when
+their mean score beats both the zero and the 50 %-firing biases in more than this
+fraction of the network classes; the claim holds when they win at least two of the
+three tasks and free-running flux ranks the settings of a network the way the task
+does (within-network Spearman rho of the helpful sign) for at least two tasks."""
 CRITERIA = (
     "Claims 1, 2 and 4 need the effect in every seed; claim 2 also needs the embedded "
     "core's firing rate closer to 0.5 than the isolated core's; claim 3 needs an "
@@ -49,7 +57,12 @@ CRITERIA = (
     f"embedding's fluctuations to raise the biased core's flux in more than "
     f"{NOISE_HELPS_FRACTION:.0%} of the seeds; claim 5 needs the self-organised biases "
     f"to beat the embedded core and to reach {RULE_FRACTION_OF_OPTIMUM:.0%} of the "
-    "exact gradient optimum in every seed."
+    "exact gradient optimum in every seed; claim 6 (the application to reservoir "
+    "computing) needs the flux-gradient biases to beat the zero and the 50 %-firing "
+    f"biases in more than {RESERVOIR_WIN_FRACTION:.0%} of the network classes on at "
+    "least two of the three tasks, and flux to rank the settings of a network as "
+    "the tasks do (within-network rank correlation of the helpful sign) for at "
+    "least two tasks."
 )
 
 
@@ -95,6 +108,7 @@ def judge(study: Study) -> list[Claim]:
         ),
         _claim_4(study.optimization, embedded),
         _claim_5(study.optimization, embedded),
+        claim_6(study.reservoir),
     ]
 
 
@@ -139,6 +153,50 @@ def _claim_5(found: OptimizationResult, embedded: np.ndarray) -> Claim:
         bool(
             np.all(rule > embedded) and np.all(rule >= RULE_FRACTION_OF_OPTIMUM * best)
         ),
+    )
+
+
+def claim_6(result: ReservoirResult) -> Claim:
+    """The study's application claim, judged on the reservoir study."""
+    rows = {(r.network, r.setting): r for r in result.rows}
+    networks = sorted({r.network for r in result.rows if r.flux is not None})
+    wins, words = 0, []
+    for task in TASKS:
+        sign = 1.0 if HIGHER_IS_BETTER[task] else -1.0
+
+        def score(network, setting, task=task, sign=sign):
+            return sign * getattr(rows[network, setting], task).mean
+
+        beaten = sum(
+            score(net, "flux_gradient")
+            > max(score(net, "zero"), score(net, "self_organized"))
+            for net in networks
+        )
+        won = beaten > RESERVOIR_WIN_FRACTION * len(networks)
+        wins += won
+        words.append(f"{task} {beaten} of {len(networks)}")
+    ranked = sum(
+        (1.0 if HIGHER_IS_BETTER[t] else -1.0) * result.within_network_correlation[t]
+        > 0
+        for t in TASKS
+    )
+    rho = ", ".join(
+        f"{t} {result.within_network_correlation[t]:+.2f} (pooled "
+        f"{result.rank_correlation[t]:+.2f})"
+        for t in TASKS
+    )
+    esn = [r for r in result.rows if r.flux is None and r.setting != "task_ceiling"]
+    reference = "; ".join(
+        f"echo-state reference n = {r.n}: MC {r.memory_capacity.mean:.1f}, NARMA-10 "
+        f"NRMSE {r.narma10_nrmse.mean:.2f}, parity {r.parity_bits.mean:.2f} bit"
+        for r in esn
+    )
+    return Claim(
+        "6. Flux-maximising biases make a better reservoir (the application)",
+        f"flux-gradient biases beat zero and 50 %-firing biases in: "
+        f"{', '.join(words)} network classes; within-network rank correlation of "
+        f"flux with each score: {rho}. {reference or result.reference}",
+        _verdict(wins >= 2, ranked >= 2),
     )
 
 

@@ -26,7 +26,16 @@ from tqdm import tqdm
 
 import fluxjax as fj
 
-from . import bars, controls, embedding, lesions, optimization, report, resonance
+from . import (
+    bars,
+    controls,
+    embedding,
+    lesions,
+    optimization,
+    report,
+    reservoir,
+    resonance,
+)
 from ._common import StudyConfig
 from ._results import from_json, to_json
 from .claims import Study, judge
@@ -48,6 +57,7 @@ PARTS: dict[str, Part] = {
     "optimization": Part(
         lambda c, done: optimization.run(c), optimization.OptimizationResult
     ),
+    "reservoir": Part(lambda c, done: reservoir.run(c), reservoir.ReservoirResult),
 }
 
 OPTIMIZATION_ONLY = (
@@ -58,14 +68,18 @@ OPTIMIZATION_ONLY = (
     "optimization_seeds",
 )
 """Settings that only the optimisation part reads: changing them keeps the others."""
+OWN_SETTINGS = {"optimization": OPTIMIZATION_ONLY, "reservoir": ("reservoir",)}
+"""Per part, the settings that no other part reads."""
 
 
 def _config_dict(config: StudyConfig, part: str | None = None) -> dict:
     """The settings (those a finished ``part`` must match to be reused)."""
     settings = json.loads(json.dumps(dataclasses.asdict(config)))
-    if part not in (None, "optimization"):
-        for name in OPTIMIZATION_ONLY:
-            settings.pop(name)
+    if part is not None:
+        for other, names in OWN_SETTINGS.items():
+            if other != part:
+                for name in names:
+                    settings.pop(name)
     return settings
 
 
@@ -158,7 +172,13 @@ def reproduce(
     }
     report.write_figures(study, out_dir)
     results = to_json(
-        {**table, "claims": claims, "parts": study._asdict(), "meta": meta}
+        {
+            **table,
+            "reservoir": study.reservoir,
+            "claims": claims,
+            "parts": study._asdict(),
+            "meta": meta,
+        }
     )
     _write_json(out_dir / "results.json", results)
     (out_dir / "report.md").write_text(report.render(study, claims, table, meta))

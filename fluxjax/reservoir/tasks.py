@@ -19,7 +19,9 @@ the validation mean squared error (:func:`~fluxjax.reservoir.fit_ridge_validated
 a number fixes the ridge for all columns (then ``validation`` may be 0). Scores are
 computed on the test rows only.
 
-Each task checks its arguments in Python, then runs as one jitted computation.
+Each task checks its arguments in Python, then runs as one jitted computation. A
+batch of runs on the same inputs, features ``(..., T, m)`` (settings, seeds), is
+scored in one call, vmapped: the scores get the same leading axes.
 """
 
 import math
@@ -36,7 +38,6 @@ from .._checks import check_finite, check_int, check_key, is_concrete
 from .readout import (
     RIDGES,
     _as_float,
-    _check_features,
     _fit,
     _fit_validated,
     _plus_minus_one,
@@ -140,6 +141,27 @@ def parity_inputs(
     return jr.rademacher(key, (num_steps,), dtype)
 
 
+def _check_runs(features) -> Array:
+    """``features`` as a float array of one run ``(T, m)`` or several ``(..., T, m)``."""
+    features = _as_float(features, "features")
+    if features.ndim < 2 or 0 in features.shape:
+        raise ValueError(
+            "features must be a non-empty (T, m) array (or a batch of runs (..., T, "
+            f"m)) with T >= 1 rows and m >= 1 features, got shape {features.shape}"
+        )
+    check_finite(features, "features")
+    return features
+
+
+def _over_runs(score, features: Array) -> TaskScore:
+    """``score(run)`` of every ``(T, m)`` run of ``features``, vmapped over the rest."""
+    if features.ndim == 2:
+        return score(features)
+    runs = features.reshape(-1, *features.shape[-2:])
+    scores = jax.vmap(score)(runs)
+    return jax.tree.map(lambda x: x.reshape(*features.shape[:-2], *x.shape[1:]), scores)
+
+
 def _check_series(series, name: str, rows: int) -> Array:
     series = _as_float(series, name)
     if series.ndim != 1:
@@ -238,13 +260,17 @@ def _squared_correlation(prediction: Array, target: Array) -> Array:
 @eqx.filter_jit
 def _memory_capacity(features, inputs, split, max_delay, ridge):
     targets = _delayed(inputs, split.washout, np.arange(1, max_delay + 1))
-    prediction, target = _fit_and_predict(features, targets, split, ridge)
-    per_delay = _squared_correlation(prediction, target)
-    return TaskScore(per_delay, per_delay.sum())
+
+    def score(run):
+        prediction, target = _fit_and_predict(run, targets, split, ridge)
+        per_delay = _squared_correlation(prediction, target)
+        return TaskScore(per_delay, per_delay.sum())
+
+    return _over_runs(score, features)
 
 
 def memory_capacity(
-    features: Real[ArrayLike, "T m"] | Bool[ArrayLike, "T m"],
+    features: Real[ArrayLike, "*runs T m"] | Bool[ArrayLike, "*runs T m"],
     inputs: Real[ArrayLike, " _T"],
     split: Split | tuple[int, int, int, int],
     *,
@@ -260,7 +286,8 @@ def memory_capacity(
     al. 2012). All delays are the outputs of one ridge fit.
 
     Args:
-        features: ``(T, m)`` features, row t after input t (module docstring).
+        features: ``(T, m)`` features, row t after input t (module docstring), or a
+            batch of runs ``(..., T, m)`` on the same inputs.
         inputs: ``(T,)`` the inputs u(t) (iid, e.g. :func:`memory_capacity_inputs`).
         split: the row blocks; ``washout >= max_delay`` so that every target u(t - k)
             is an input of the run.
@@ -286,11 +313,11 @@ def memory_capacity(
         [1.0, 1.0, 0.0, 0.0]
     """
     max_delay = check_int(max_delay, "max_delay", minimum=1)
-    features = _check_features(features, "features")
-    inputs = _check_series(inputs, "inputs", features.shape[0]).astype(features.dtype)
+    features = _check_runs(features)
+    inputs = _check_series(inputs, "inputs", features.shape[-2]).astype(features.dtype)
     split = _check_split(
         split,
-        features.shape[0],
+        features.shape[-2],
         ridge,
         max_delay,
         "the targets u(t - k) of the first training row must be inputs of the run",
@@ -362,15 +389,18 @@ def _nrmse(prediction: Array, target: Array) -> Array:
 
 @eqx.filter_jit
 def _narma10_nrmse(features, targets, split, ridge):
-    prediction, target = _fit_and_predict(
-        features, targets[split.washout :, None], split, ridge
-    )
-    nrmse = _nrmse(prediction, target)
-    return TaskScore(nrmse[None], nrmse)
+    def score(run):
+        prediction, target = _fit_and_predict(
+            run, targets[split.washout :, None], split, ridge
+        )
+        nrmse = _nrmse(prediction, target)
+        return TaskScore(nrmse[None], nrmse)
+
+    return _over_runs(score, features)
 
 
 def narma10_nrmse(
-    features: Real[ArrayLike, "T m"] | Bool[ArrayLike, "T m"],
+    features: Real[ArrayLike, "*runs T m"] | Bool[ArrayLike, "*runs T m"],
     targets: Real[ArrayLike, " _T"],
     split: Split | tuple[int, int, int, int],
     *,
@@ -384,7 +414,8 @@ def narma10_nrmse(
     mean; 0 is perfect.
 
     Args:
-        features: ``(T, m)`` features, row t after input t (module docstring).
+        features: ``(T, m)`` features, row t after input t (module docstring), or a
+            batch of runs ``(..., T, m)`` on the same inputs.
         targets: ``(T,)`` targets aligned with the features, e.g.
             ``narma10(inputs)`` (targets[t] = y(t + 1)).
         split: the row blocks; ``washout >= 10`` (:data:`NARMA_ORDER`: the first
@@ -398,13 +429,13 @@ def narma10_nrmse(
     References:
         A. F. Atiya and A. G. Parlos (2000), IEEE Trans. Neural Netw. 11(3):697-709.
     """
-    features = _check_features(features, "features")
-    targets = _check_series(targets, "targets", features.shape[0]).astype(
+    features = _check_runs(features)
+    targets = _check_series(targets, "targets", features.shape[-2]).astype(
         features.dtype
     )
     split = _check_split(
         split,
-        features.shape[0],
+        features.shape[-2],
         ridge,
         NARMA_ORDER,
         "the first NARMA-10 targets involve the zero inputs before the start",
@@ -440,13 +471,17 @@ def _parity_bits(features, inputs, split, max_delay, ridge):
         * _delayed(inputs, split.washout, delays + 1)
         * _delayed(inputs, split.washout, delays + 2)
     )
-    decision, target = _fit_and_predict(features, targets, split, ridge, classify=True)
-    per_delay = _binary_information(target > 0, decision > 0, features.dtype)
-    return TaskScore(per_delay, per_delay.sum())
+
+    def score(run):
+        decision, target = _fit_and_predict(run, targets, split, ridge, classify=True)
+        per_delay = _binary_information(target > 0, decision > 0, features.dtype)
+        return TaskScore(per_delay, per_delay.sum())
+
+    return _over_runs(score, features)
 
 
 def parity_bits(
-    features: Real[ArrayLike, "T m"] | Bool[ArrayLike, "T m"],
+    features: Real[ArrayLike, "*runs T m"] | Bool[ArrayLike, "*runs T m"],
     inputs: Real[ArrayLike, " _T"],
     split: Split | tuple[int, int, int, int],
     *,
@@ -475,7 +510,8 @@ def parity_bits(
     Compare reservoirs against that baseline.
 
     Args:
-        features: ``(T, m)`` features, row t after input t (module docstring).
+        features: ``(T, m)`` features, row t after input t (module docstring), or a
+            batch of runs ``(..., T, m)`` on the same inputs.
         inputs: ``(T,)`` inputs in {-1, +1} (e.g. :func:`parity_inputs`).
         split: the row blocks; ``washout >= max_delay + 2`` so that every target is a
             product of inputs of the run.
@@ -492,13 +528,13 @@ def parity_bits(
         of chaos in recurrent neural networks, Neural Comput. 16:1413-1436.
     """
     max_delay = check_int(max_delay, "max_delay", minimum=0)
-    features = _check_features(features, "features")
-    inputs = _check_series(inputs, "inputs", features.shape[0]).astype(features.dtype)
+    features = _check_runs(features)
+    inputs = _check_series(inputs, "inputs", features.shape[-2]).astype(features.dtype)
     if is_concrete(inputs) and not np.all(np.abs(np.asarray(inputs)) == 1):
         raise ValueError("inputs must be -1 or +1 (e.g. from parity_inputs)")
     split = _check_split(
         split,
-        features.shape[0],
+        features.shape[-2],
         ridge,
         max_delay + 2,
         "the targets u(t - τ) u(t - τ - 1) u(t - τ - 2) of the first training row "
