@@ -12,6 +12,7 @@ import pytest
 from conftest import random_weights
 
 import fluxjax as fj
+import fluxjax.reservoir as rc
 from fluxjax.reservoir import (
     Reservoir,
     intrinsic_plasticity,
@@ -237,3 +238,42 @@ def test_ei_network_structure(getkey):
         fj.ei_network(n, key=getkey(), in_degree=40)
     with pytest.raises(ValueError, match="excitatory_fraction must lie in"):
         fj.ei_network(n, key=getkey(), excitatory_fraction=1.0)
+
+
+def test_a_shift_register_remembers_its_length(getkey):
+    """A chain of strong copy weights driven by +-1 inputs: neuron 0 fires iff
+    u_t = +1 and neuron k copies neuron k - 1, so row t of the features holds
+    u_t, u_{t-1}, ..., u_{t-L}: a register of L past inputs. Its memory capacity
+    (delays >= 1) is L within sampling error, and its linear 3-bit-parity score is
+    no more than a halfspace can get (1 - H(3/4) = 0.19 bit per delay: parity is not
+    linearly separable), while the product of the three bits reads 1 bit."""
+    length, gain = 8, 20.0
+    n = length + 1
+    weights = np.zeros((n, n))
+    weights[np.arange(length), np.arange(1, n)] = gain
+    biases = np.r_[0.0, np.full(length, -gain / 2)]
+    res = Reservoir(
+        fj.BinaryNetwork(weights, biases), np.r_[gain, np.zeros(length)][None]
+    )
+    split = rc.Split(20, 1000, 300, 500)
+    u = rc.parity_inputs(getkey(), sum(split))
+    features = res.run(getkey(), u)
+    mc = rc.memory_capacity(features, u, split, max_delay=length + 4)
+    np.testing.assert_allclose(mc.per_delay[:length], 1.0, atol=1e-3)
+    assert abs(float(mc.total) - length) < 0.3
+    parity = rc.parity_bits(features, u, split, max_delay=length - 2)
+    assert np.all(np.asarray(parity.per_delay) < 0.19 + 0.05)
+    bits = np.asarray(features) > 0.5
+    product = (2.0 * bits[:, 2:5] - 1).prod(1, keepdims=True)  # u(t-2) u(t-3) u(t-4)
+    read = rc.parity_bits(np.c_[features, product], u, split, max_delay=length - 2)
+    assert float(read.per_delay[2]) > 0.99
+
+
+def test_memory_capacity_of_a_random_reservoir_is_at_most_its_size(getkey):
+    n = 20
+    net = fj.ei_network(n, key=getkey(), strength=1.0, in_degree=4)
+    res = Reservoir(net, random_input_weights(getkey(), 1, n, scale=3.0))
+    split = rc.Split(40, 1500, 400, 600)
+    u = rc.memory_capacity_inputs(getkey(), sum(split))
+    mc = rc.memory_capacity(res.run(getkey(), u), u, split, max_delay=40)
+    assert 0.5 < float(mc.total) <= n
