@@ -216,8 +216,9 @@ def simulate(
               :meth:`BinaryNetwork.firing_prob` of the state before each recorded
               update (and its drive): the Rao-Blackwellised, lower-variance version of
               the recorded states (reservoir readout features).
-        neurons: the neurons to record for "states" and "codes" (default all), e.g.
-            the core of a larger network. All neurons are simulated either way.
+        neurons: the neurons to record for "states", "codes" and "probabilities"
+            (default all), e.g. the core of a larger network. All neurons are
+            simulated either way.
         groups: for ``"pair_counts"``: K >= 1 groups of at most 10 neurons each
             (e.g. the paper's triplets).
         drive: an external input field d(t) for every update, burn-in included:
