@@ -26,7 +26,16 @@ from tqdm import tqdm
 
 import fluxjax as fj
 
-from . import bars, controls, embedding, lesions, optimization, report, resonance
+from . import (
+    bars,
+    controls,
+    embedding,
+    fluctuations,
+    lesions,
+    optimization,
+    report,
+    resonance,
+)
 from ._common import StudyConfig
 from ._results import from_json, to_json
 from .claims import Study, judge
@@ -43,6 +52,9 @@ PARTS: dict[str, Part] = {
     "resonance": Part(lambda c, done: resonance.run(c), resonance.ResonanceResult),
     "embedding": Part(lambda c, done: embedding.run(c), embedding.EmbeddingResult),
     "bars": Part(lambda c, done: bars.run(c, done["embedding"]), bars.BarsResult),
+    "fluctuations": Part(
+        lambda c, done: fluctuations.run(c), fluctuations.FluctuationsResult
+    ),
     "lesions": Part(lambda c, done: lesions.run(c), lesions.LesionsResult),
     "controls": Part(lambda c, done: controls.run(c), controls.ControlsResult),
     "optimization": Part(
@@ -59,13 +71,21 @@ OPTIMIZATION_ONLY = (
 )
 """Settings that only the optimisation part reads: changing them keeps the others."""
 
+PART_ONLY = {
+    "optimization": OPTIMIZATION_ONLY,
+    "fluctuations": ("fluctuation_scales",),
+}
+"""The settings that only one part reads, by part: changing them keeps the others."""
+
 
 def _config_dict(config: StudyConfig, part: str | None = None) -> dict:
     """The settings (those a finished ``part`` must match to be reused)."""
     settings = json.loads(json.dumps(dataclasses.asdict(config)))
-    if part not in (None, "optimization"):
-        for name in OPTIMIZATION_ONLY:
-            settings.pop(name)
+    if part is not None:
+        for owner, names in PART_ONLY.items():
+            if owner != part:
+                for name in names:
+                    settings.pop(name)
     return settings
 
 
@@ -157,8 +177,15 @@ def reproduce(
         "units": "bits",
     }
     report.write_figures(study, out_dir)
+    found = study.fluctuations
     results = to_json(
-        {**table, "claims": claims, "parts": study._asdict(), "meta": meta}
+        {
+            **table,
+            "fluctuations": {**found.conditions, "scale_sweep": found.scale_sweep},
+            "claims": claims,
+            "parts": study._asdict(),
+            "meta": meta,
+        }
     )
     _write_json(out_dir / "results.json", results)
     (out_dir / "report.md").write_text(report.render(study, claims, table, meta))
