@@ -22,6 +22,18 @@ from fluxjax.experiments._common import (
 from fluxjax.experiments._results import from_json, to_json
 
 
+FLUCTUATION_CONDITIONS = (
+    "replay",
+    "replay_fresh",
+    "shifted",
+    "shuffled",
+    "gaussian_lag0",
+    "gaussian_ar1",
+    "independent",
+    "biases_only",
+)
+"""The items of results.json's "fluctuations" entry (besides "scale_sweep")."""
+
 TINY = StudyConfig(
     num_seeds=2,
     steps=4_000,
@@ -32,6 +44,7 @@ TINY = StudyConfig(
     inhibitory_scales=(-1.0, 0.0),
     core_densities=(0.35,),
     temperatures=(5.0,),
+    fluctuation_scales=(0.0, 1.0, 2.0),
     gradient_steps=3,
     soft_samples=500,
     hill_iterations=3,
@@ -138,8 +151,20 @@ def test_reproduce_writes_results_report_and_figures(tiny_run):
     ):
         entry = stored[key]
         assert entry["intra"]["n"] >= 1 and entry["intra"]["mean"] > 0
+    fluctuations = stored["fluctuations"]
+    assert set(fluctuations) == {*FLUCTUATION_CONDITIONS, "scale_sweep"}
+    for key in FLUCTUATION_CONDITIONS:
+        for part in ("intra", "inter"):
+            assert set(fluctuations[key][part]) == {"mean", "sd", "n"}
+            assert fluctuations[key][part]["n"] == TINY.num_seeds
+    assert fluctuations["scale_sweep"]["scales"] == list(TINY.fluctuation_scales)
+    assert fluctuations == {
+        **stored["parts"]["fluctuations"]["conditions"],
+        "scale_sweep": stored["parts"]["fluctuations"]["scale_sweep"],
+    }
     text = (out / "report.md").read_text()
     assert "Quick run" in text and "| claim |" in text and "Criteria:" in text
+    assert "Verdict (claim 3):" in text
     for figure in report.FIGURES:
         assert (out / figure).stat().st_size > 10_000
 

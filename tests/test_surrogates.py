@@ -82,29 +82,13 @@ def skewness(x):
     return scipy.stats.skew(np.asarray(x, np.float64), axis=0)
 
 
-class Var1:
-    """A 3-dimensional Gaussian VAR(1) z_{t+1} = A z_t + e_t, e ~ N(0, Q), plus a mean.
+class Ar1Errors:
+    """Sampling errors of the statistics of a stationary Gaussian VAR(1)
+    z_{t+1} = A z_t + e_t, e ~ N(0, Q), with Cov(z_t) = C0 (Bartlett's formula)."""
 
-    A = S D S^-1 with real eigenvalues D = (0.9, 0.5, -0.3), simulated per eigen-
-    component with lfilter (independent of the library); C0 solves the discrete
-    Lyapunov equation C0 = A C0 A^T + Q and C1 = C0 A^T.
-    """
-
-    mean = np.array([1.0, -2.0, 0.5])
-    S = np.array([[1.0, 0.3, 0.0], [0.2, 1.0, 0.4], [0.0, -0.3, 1.0]])
-    D = np.array([0.9, 0.5, -0.3])
-    L = np.array([[1.0, 0.0, 0.0], [0.5, 0.8, 0.0], [-0.3, 0.2, 0.6]])
-
-    def __init__(self, T, seed):
-        self.A = self.S @ np.diag(self.D) @ np.linalg.inv(self.S)
-        self.Q = self.L @ self.L.T
-        self.C0 = scipy.linalg.solve_discrete_lyapunov(self.A, self.Q)
-        self.C1 = self.C0 @ self.A.T
-        burn_in = 2000  # 0.9^2000: the start is forgotten
-        e = np.random.default_rng(seed).normal(size=(T + burn_in, 3)) @ self.L.T
-        w = e @ np.linalg.inv(self.S).T  # S^-1 e_t per row
-        y = np.stack([ar1_filter(w[:, k], d) for k, d in enumerate(self.D)], 1)
-        self.signal = (y[burn_in:] @ self.S.T + self.mean).astype(np.float32)
+    def __init__(self, A, C0):
+        self.A, self.C0 = A, C0
+        self.Q = C0 - A @ C0 @ A.T
 
     def gamma(self, h):
         """g(h) = E[z_t z_{t+h}^T]."""
@@ -122,8 +106,32 @@ class Var1:
         return np.sqrt(var / T)
 
     def mean_se(self, T):
-        inverse = np.linalg.inv(np.eye(3) - self.A)
+        inverse = np.linalg.inv(np.eye(len(self.A)) - self.A)
         return np.sqrt(np.diag(inverse @ self.Q @ inverse.T) / T)
+
+
+class Var1(Ar1Errors):
+    """A 3-dimensional Gaussian VAR(1) z_{t+1} = A z_t + e_t, e ~ N(0, Q), plus a mean.
+
+    A = S D S^-1 with real eigenvalues D = (0.9, 0.5, -0.3), simulated per eigen-
+    component with lfilter (independent of the library); C0 solves the discrete
+    Lyapunov equation C0 = A C0 A^T + Q and C1 = C0 A^T.
+    """
+
+    mean = np.array([1.0, -2.0, 0.5])
+    S = np.array([[1.0, 0.3, 0.0], [0.2, 1.0, 0.4], [0.0, -0.3, 1.0]])
+    D = np.array([0.9, 0.5, -0.3])
+    L = np.array([[1.0, 0.0, 0.0], [0.5, 0.8, 0.0], [-0.3, 0.2, 0.6]])
+
+    def __init__(self, T, seed):
+        A = self.S @ np.diag(self.D) @ np.linalg.inv(self.S)
+        super().__init__(A, scipy.linalg.solve_discrete_lyapunov(A, self.L @ self.L.T))
+        self.C1 = self.C0 @ self.A.T
+        burn_in = 2000  # 0.9^2000: the start is forgotten
+        e = np.random.default_rng(seed).normal(size=(T + burn_in, 3)) @ self.L.T
+        w = e @ np.linalg.inv(self.S).T  # S^-1 e_t per row
+        y = np.stack([ar1_filter(w[:, k], d) for k, d in enumerate(self.D)], 1)
+        self.signal = (y[burn_in:] @ self.S.T + self.mean).astype(np.float32)
 
 
 @pytest.fixture(scope="module")

@@ -118,6 +118,8 @@ class StudyConfig:
         temperatures: t0 values of the sensitivity sweep.
         signal_noise: "scaled" (bar 3 noise sigma_i / t0, our default) or "raw"
             (sigma_i, as the reference code).
+        fluctuation_scales: factors of the recorded embedding signal's fluctuations
+            in the fluctuation study's sweep (0: its mean alone, 1: the signal).
         gradient_steps: optimisation steps of the gradient methods.
         soft_samples: simulated transitions per soft-gradient step.
         hill_iterations: iterations of each hill-climb restart (the paper: 500).
@@ -145,6 +147,7 @@ class StudyConfig:
     core_densities: tuple[float, ...] = (0.25, 0.35, 0.45)
     temperatures: tuple[float | str, ...] = (2.5, 5.0, 7.5, "mean_core")
     signal_noise: str = "scaled"
+    fluctuation_scales: tuple[float, ...] = tuple(_grid(0.0, 2.0, 9))
     gradient_steps: int = 200
     soft_samples: int = 20_000
     hill_iterations: int = 500
@@ -165,6 +168,7 @@ class StudyConfig:
             noise_levels=tuple(_grid(0.0, 10.0, 11)),
             inhibitory_scales=(-2.0, -1.5, -1.0, -0.5, 0.0),
             temperatures=(2.5, 5.0, "mean_core"),
+            fluctuation_scales=(0.0, 0.5, 1.0, 1.5, 2.0),
             gradient_steps=40,
             soft_samples=5_000,
             hill_iterations=25,

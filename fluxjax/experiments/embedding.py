@@ -29,10 +29,11 @@ from ._results import IndicatorSummary, Summary
 
 
 def embedding_signal(states: np.ndarray, weights: np.ndarray, core, rest) -> np.ndarray:
-    """U_i(t) = sum_{m in rest} s_m(t) W[m, i] for the core neurons i: ``(..., T, core)``."""
-    return states[..., rest].astype(np.float32) @ weights[np.ix_(rest, core)].astype(
-        np.float32
-    )
+    """U_i(t) = sum_{m in rest} s_m(t) W[m, i] for the core neurons i: ``(..., T, core)``.
+
+    In the dtype of ``weights`` (float32 unless the network is float64).
+    """
+    return states[..., rest].astype(weights.dtype) @ weights[np.ix_(rest, core)]
 
 
 def _lag_correlations(signal: np.ndarray) -> tuple[float, float]:

@@ -30,6 +30,7 @@ from . import (
     bars,
     controls,
     embedding,
+    fluctuations,
     lesions,
     optimization,
     report,
@@ -52,6 +53,9 @@ PARTS: dict[str, Part] = {
     "resonance": Part(lambda c, done: resonance.run(c), resonance.ResonanceResult),
     "embedding": Part(lambda c, done: embedding.run(c), embedding.EmbeddingResult),
     "bars": Part(lambda c, done: bars.run(c, done["embedding"]), bars.BarsResult),
+    "fluctuations": Part(
+        lambda c, done: fluctuations.run(c), fluctuations.FluctuationsResult
+    ),
     "lesions": Part(lambda c, done: lesions.run(c), lesions.LesionsResult),
     "controls": Part(lambda c, done: controls.run(c), controls.ControlsResult),
     "optimization": Part(
@@ -68,16 +72,20 @@ OPTIMIZATION_ONLY = (
     "optimization_seeds",
 )
 """Settings that only the optimisation part reads: changing them keeps the others."""
-OWN_SETTINGS = {"optimization": OPTIMIZATION_ONLY, "reservoir": ("reservoir",)}
-"""Per part, the settings that no other part reads."""
+PART_ONLY = {
+    "optimization": OPTIMIZATION_ONLY,
+    "fluctuations": ("fluctuation_scales",),
+    "reservoir": ("reservoir",),
+}
+"""The settings that only one part reads, by part: changing them keeps the others."""
 
 
 def _config_dict(config: StudyConfig, part: str | None = None) -> dict:
     """The settings (those a finished ``part`` must match to be reused)."""
     settings = json.loads(json.dumps(dataclasses.asdict(config)))
     if part is not None:
-        for other, names in OWN_SETTINGS.items():
-            if other != part:
+        for owner, names in PART_ONLY.items():
+            if owner != part:
                 for name in names:
                     settings.pop(name)
     return settings
@@ -171,9 +179,11 @@ def reproduce(
         "units": "bits",
     }
     report.write_figures(study, out_dir)
+    found = study.fluctuations
     results = to_json(
         {
             **table,
+            "fluctuations": {**found.conditions, "scale_sweep": found.scale_sweep},
             "reservoir": study.reservoir,
             "claims": claims,
             "parts": study._asdict(),
