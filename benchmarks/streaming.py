@@ -135,7 +135,7 @@ def compiled_bytes() -> list[dict]:
             None,
         )
         lowered = simulate_module._simulate_one.lower(
-            net, jax.random.key(0), None, plan
+            net, jax.random.key(0), None, None, plan
         )
         memory = lowered.compile().compiled.memory_analysis()
         rows.append(

@@ -57,6 +57,23 @@ CHILD = textwrap.dedent(
     )
     results["replicas"] = np.asarray(replicas)
 
+    # Driven: one drive per network (probabilities) and one per replica (states).
+    drives = np.random.default_rng(0).normal(0, 1, (6, 300, 5))
+    driven = fj.simulate_ensemble(nets, key, 300, drive=drives, record="probabilities")
+    np.testing.assert_array_equal(
+        driven,
+        fj.simulate_ensemble(
+            nets, key, 300, drive=drives, record="probabilities", devices=one
+        ),
+    )
+    results["driven_ensemble"] = np.asarray(driven)
+    driven = fj.simulate(nets[3], key, 295, batch=6, burn_in=5, drive=drives)
+    np.testing.assert_array_equal(
+        driven,
+        fj.simulate(nets[3], key, 295, batch=6, burn_in=5, drive=drives, devices=one),
+    )
+    results["driven_replicas"] = np.asarray(driven)
+
     # Eight networks on four devices: each device holds and computes two of them.
     out = fj.simulate_ensemble(nets + nets[:2], key, 300)
     assert len(out.sharding.device_set) == 4, out.sharding
@@ -65,7 +82,9 @@ CHILD = textwrap.dedent(
     plan = simulate_module._plan(nets[0], 300, 0, "states", None, None, 8, None)
     mesh = simulate_module._mesh(None, 8)
     keys = jax.vmap(lambda k: jr.fold_in(key, k))(jax.numpy.arange(8))
-    hlo = simulate_module._simulate_ensemble.lower(stacked, axes, keys, 8, 8, plan, mesh)
+    hlo = simulate_module._simulate_ensemble.lower(
+        stacked, axes, keys, None, 8, 8, plan, mesh
+    )
     text = hlo.compile().compiled.as_text()
     assert "pred[2,5]" in text  # the carried state of two networks per device
     for collective in ("all-gather", "all-reduce", "all-to-all", "collective-permute"):
@@ -99,4 +118,13 @@ def test_sharded_ensembles_equal_one_device(tmp_path):
     np.testing.assert_array_equal(sharded["ensemble_counts"], counts)
     np.testing.assert_array_equal(
         sharded["replicas"], fj.simulate(nets[3], key, 300, batch=6, burn_in=5)
+    )
+    drives = np.random.default_rng(0).normal(0, 1, (6, 300, 5))
+    np.testing.assert_array_equal(
+        sharded["driven_ensemble"],
+        fj.simulate_ensemble(nets, key, 300, drive=drives, record="probabilities"),
+    )
+    np.testing.assert_array_equal(
+        sharded["driven_replicas"],
+        fj.simulate(nets[3], key, 295, batch=6, burn_in=5, drive=drives),
     )

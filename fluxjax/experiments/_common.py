@@ -77,10 +77,10 @@ class ReservoirConfig:
 
     @classmethod
     def quick(cls) -> "ReservoirConfig":
-        """The ``--quick`` sizes: 3 seeds, the paper's network, two N = 100 classes."""
+        """The ``--quick`` sizes: 3 seeds, the paper's network, one N = 100 class."""
         return cls(
             num_seeds=3,
-            networks=((100, 2.0, 4), (100, 2.0, None)),
+            networks=((100, 2.0, 4),),
             split=(50, 500, 200, 300),
             max_delay=20,
             parity_delays=5,
