@@ -17,15 +17,18 @@ def is_concrete(x) -> bool:
     return not isinstance(x, jax.core.Tracer)
 
 
-def as_float_array(value, name: str, dtype=None) -> Array:
+def as_float_array(value, name: str, dtype=None, *, booleans: bool = False) -> Array:
     """Converts ``value`` to a floating array, rejecting non-numeric input.
 
     With ``dtype=None`` a floating input keeps its dtype (float64 becomes float32 when
-    x64 is off) and an integer input gets JAX's default float.
+    x64 is off) and an integer input gets JAX's default float. Booleans are rejected
+    (a network's parameters are numbers) unless ``booleans`` (data such as binary
+    states, which become 0.0 and 1.0).
     """
-    if isinstance(value, (bool, np.bool_)) or (
+    is_bool = isinstance(value, (bool, np.bool_)) or (
         hasattr(value, "dtype") and jnp.issubdtype(value.dtype, jnp.bool_)
-    ):
+    )
+    if is_bool and not booleans:
         raise TypeError(f"{name} must be a real number or array, got booleans")
     try:
         array = jnp.asarray(value)
@@ -34,6 +37,7 @@ def as_float_array(value, name: str, dtype=None) -> Array:
     if not (
         jnp.issubdtype(array.dtype, jnp.floating)
         or jnp.issubdtype(array.dtype, jnp.integer)
+        or (booleans and jnp.issubdtype(array.dtype, jnp.bool_))
     ):
         raise TypeError(f"{name} must be real-valued, got dtype {array.dtype}")
     if dtype is None:

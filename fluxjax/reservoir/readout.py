@@ -41,7 +41,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Bool, Float, Real
 
-from .._checks import check_finite, is_concrete
+from .._checks import as_float_array, check_finite, is_concrete
 
 
 RIDGES = tuple(10.0**p for p in range(-6, 4))
@@ -102,25 +102,8 @@ class Classifier(eqx.Module):
 
 
 def _as_float(value, name: str, dtype=None) -> Array:
-    """``value`` as a floating array of ``dtype``.
-
-    With ``dtype=None`` floats keep their dtype; bool and integers become JAX's
-    default float.
-    """
-    try:
-        array = jnp.asarray(value)
-    except TypeError as error:
-        raise TypeError(f"{name} must be a real array: {error}") from None
-    if not (
-        jnp.issubdtype(array.dtype, jnp.floating)
-        or jnp.issubdtype(array.dtype, jnp.integer)
-        or jnp.issubdtype(array.dtype, jnp.bool_)
-    ):
-        raise TypeError(f"{name} must be real-valued, got dtype {array.dtype}")
-    if dtype is None:
-        floating = jnp.issubdtype(array.dtype, jnp.floating)
-        dtype = array.dtype if floating else jnp.asarray(0.0).dtype
-    return array.astype(dtype)
+    """``value`` as a floating array (bool data become 0.0 and 1.0)."""
+    return as_float_array(value, name, dtype, booleans=True)
 
 
 def _check_features(features, name: str) -> Array:
