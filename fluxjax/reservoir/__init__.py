@@ -20,6 +20,7 @@ from .readout import (
     fit_ridge_validated as fit_ridge_validated,
 )
 from .tasks import (
+    NARMA_BOUND as NARMA_BOUND,
     NARMA_ORDER as NARMA_ORDER,
     Split as Split,
     TaskScore as TaskScore,
