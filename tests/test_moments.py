@@ -27,6 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from conftest import random_weights
 
 import fluxjax as fj
 from fluxjax.info.moments import (
@@ -407,3 +408,16 @@ def test_gradient_ascent_at_n100_reaches_98_percent_of_the_exact_optimum():
         biases = np.asarray(found.biases, np.float64)
         reached = float(fj.exact_flux(fj.BinaryNetwork(W, biases, dtype=jnp.float64)))
     assert reached >= 0.98 * optimum, (reached, optimum)
+
+
+def test_a_silenced_neuron_adds_nothing_and_no_nan(getkey):
+    """A neuron driven to p = 0 (bias -200: its variance underflows) is constant and
+    independent: the estimate stays finite and agrees with exact enumeration of the
+    network, whose flux is that of the other neurons."""
+    weights, biases = random_weights(np.random.default_rng(5), 8)
+    weights = np.pad(weights, ((0, 1), (0, 1)))
+    weights[:8, 8] = 1.0  # inputs into the silenced neuron, none out of it
+    net = fj.BinaryNetwork(weights, np.r_[biases, -200.0])
+    value = float(moment_flux(net, getkey(), 100_000))
+    exact = float(fj.exact_flux(net))
+    assert np.isfinite(value) and abs(value - exact) < 0.02 * exact + 0.01

@@ -448,6 +448,9 @@ def _reservoir(study: Study) -> str:
             "|---|---|---|---|---|---|---|",
             *rows,
             "",
+            "Flux-gradient runs that met a non-finite estimate and kept their "
+            f"start: {', '.join(result.gradient_failures) or 'none'}.",
+            "",
             "Noise sweep at the 50 %-firing biases (does each task's best noise sit "
             "at the flux's?):",
             "",

@@ -19,7 +19,9 @@ in-degrees K. Bias settings of each network (the weights are never changed):
 - ``uniform_flux``: the common bias with the highest free-running flux (a grid);
 - ``self_organized``: the local 50 %-firing rule (:func:`fluxjax.self_organize`);
 - ``flux_gradient``: gradient ascent of the large-n flux estimate
-  (:func:`fluxjax.info.moments.moment_flux`), from the 50 %-firing biases;
+  (:func:`fluxjax.info.moments.moment_flux`), from the self-organised biases (where
+  a step gives a non-finite estimate, the run keeps its start and the result lists
+  the network and seed in ``gradient_failures``);
 - ``intrinsic_plasticity``: Triesch's rule, which also adapts each neuron's gain
   (its temperature), driven by the task's input distribution;
 - ``task_ceiling``: per task, the best (uniform bias, noise) of a grid, selected on
@@ -129,6 +131,7 @@ class ReservoirResult(NamedTuple):
     noise_sweeps: list[NoiseSweep]
     points: list[Point]
     reference: str
+    gradient_failures: list[str]
 
 
 def spearman(x, y) -> float:
@@ -219,13 +222,17 @@ def _settings(net, input_weights, key, config: ReservoirConfig):
     objective, optimizer = _gradient_rule(
         config.flux_steps_per_neuron * net.num_neurons, config.learning_rate * scale
     )
-    gradient, _ = fj.optimize_biases(
-        with_fields(net, biases=net.half_firing_biases()),
-        grad_key,
-        objective,
-        steps=config.gradient_steps,
-        optimizer=optimizer,
-    )
+    try:
+        gradient, _ = fj.optimize_biases(
+            organized,
+            grad_key,
+            objective,
+            steps=config.gradient_steps,
+            optimizer=optimizer,
+        )
+        failed = False
+    except FloatingPointError:
+        gradient, failed = organized, True
     plastic = rc.intrinsic_plasticity(
         rc.Reservoir(zero, input_weights),
         ip_key,
@@ -241,7 +248,7 @@ def _settings(net, input_weights, key, config: ReservoirConfig):
     flux = {
         name: _flux(candidate, flux_key, config) for name, candidate in nets.items()
     }
-    return nets, flux
+    return nets, flux, failed
 
 
 def _run_all(nets, input_weights, inputs, key):
@@ -278,7 +285,7 @@ def _one_seed(net, seed_key, config: ReservoirConfig, noise_sweep: bool):
         input_key, 1, n, scale=config.input_scale * scale
     )
     inputs = _task_inputs(task_key, config.length)
-    nets, flux = _settings(net, input_weights, settings_key, config)
+    nets, flux, failed = _settings(net, input_weights, settings_key, config)
     noises = config.noise_levels if noise_sweep else (0.0,)
     ceiling = [
         _uniform(net, v, noise=s)
@@ -295,7 +302,13 @@ def _one_seed(net, seed_key, config: ReservoirConfig, noise_sweep: bool):
         grid[:, t].max() if HIGHER_IS_BETTER[task] else grid[:, t].min()
         for t, task in enumerate(TASKS)
     ]
-    result = dict(settings=settings, flux=flux, ceiling=np.array(best), inputs=inputs)
+    result = dict(
+        settings=settings,
+        flux=flux,
+        ceiling=np.array(best),
+        inputs=inputs,
+        gradient_failed=failed,
+    )
     if noise_sweep:
         swept = [organized, *sweep]
         result["sweep_scores"] = np.concatenate([scores[2:3], scores[-len(sweep) :]])
@@ -345,7 +358,7 @@ def run(study: StudyConfig) -> ReservoirResult:
     """The reservoir study at the sizes of ``study.reservoir``."""
     config = study.reservoir
     key = study.key("reservoir")
-    rows, points, sweeps = [], [], []
+    rows, points, sweeps, failures = [], [], [], []
     reference_rows: dict[int, list] = {}
     classes = _classes(study, config)
     bar = tqdm(total=len(classes) * config.num_seeds, desc="reservoir", leave=False)
@@ -356,6 +369,8 @@ def run(study: StudyConfig) -> ReservoirResult:
             sweep = n <= MAX_NOISE_SWEEP_NEURONS
             done = _one_seed(build(seed), seed_key, config, sweep)
             per_seed.append(done)
+            if done["gradient_failed"]:
+                failures.append(f"{label} seed {seed}")
             for name in SETTINGS:
                 points.append(
                     Point(
@@ -398,6 +413,7 @@ def run(study: StudyConfig) -> ReservoirResult:
             if reference_rows
             else "ReservoirPy not installed: no echo-state reference rows"
         ),
+        gradient_failures=failures,
     )
 
 

@@ -238,8 +238,17 @@ def _moments(sums: _Sums, centre: Array) -> _Moments:
 
 
 def _log_det_correlation(covariance: Array, variance: Array) -> Array:
-    """The log det R, R = D^-1/2 C D^-1/2 with C's diagonal replaced by ``variance``."""
-    scale = jax.lax.rsqrt(variance)
+    """The log det R, R = D^-1/2 C D^-1/2 with C's diagonal replaced by ``variance``.
+
+    A neuron whose variance m (1 - m) is below the dtype's epsilon (a silenced or
+    saturated neuron: 1.2e-7 in float32) is counted as constant, independent of the
+    others: its row and column of R are those of the identity. Its true share of the
+    total correlation is at most its entropy h(m) < 3e-6 bit, whereas its row of the
+    sample correlation matrix is rounding noise divided by sqrt(m (1 - m)), which
+    can make R indefinite.
+    """
+    constant = variance < jnp.finfo(variance.dtype).eps
+    scale = jnp.where(constant, 0.0, jax.lax.rsqrt(jnp.where(constant, 1.0, variance)))
     R = covariance * scale[:, None] * scale[None, :]
     n = R.shape[0]
     R = jnp.where(jnp.eye(n, dtype=bool), 1.0, R)
