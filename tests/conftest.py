@@ -20,6 +20,18 @@ def _precision(request):
         yield
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _release_compiled_code():
+    """Drops JAX's compiled executables after each test module.
+
+    Every XLA CPU executable holds a few memory maps; a whole suite's worth of them
+    reaches the kernel's limit (vm.max_map_count, 65530 by default), and the next
+    compilation then crashes inside LLVM (a segmentation fault, seen in CI).
+    """
+    yield
+    jax.clear_caches()
+
+
 @pytest.fixture
 def getkey():
     """Fresh, reproducible keys: getkey() returns fold_in(key(0), 0), then 1, ..."""

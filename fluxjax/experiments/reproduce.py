@@ -150,6 +150,9 @@ def run_parts(
             path, {"config": wanted, "seconds": seconds[name], "result": done[name]}
         )
         bar.write(f"{name}: {seconds[name]:.0f} s")
+        # Each part compiles its own programs; every XLA CPU executable holds memory
+        # maps, and a long run would approach the kernel's limit (vm.max_map_count).
+        jax.clear_caches()
     return Study(**done), seconds
 
 
