@@ -191,8 +191,13 @@ def _flux(net: fj.BinaryNetwork, key, config: ReservoirConfig) -> float:
     return float(moment_flux(net, key, config.flux_steps_per_neuron * net.num_neurons))
 
 
+def _temperature_scale(net: fj.BinaryNetwork) -> float:
+    """The mean temperature: the unit of biases, rates and input weights here."""
+    return float(np.mean(np.asarray(net.temperature)))
+
+
 def _uniform(net: fj.BinaryNetwork, value: float, noise=None) -> fj.BinaryNetwork:
-    scale = float(np.mean(np.asarray(net.temperature)))
+    scale = _temperature_scale(net)
     biases = np.full(net.num_neurons, value * scale)
     return with_fields(net, biases=biases, noise=noise)
 
@@ -211,7 +216,7 @@ def _gradient_rule(steps: int, learning_rate: float):
 def _settings(net, input_weights, key, config: ReservoirConfig):
     """The networks of :data:`SETTINGS` (same weights), and each one's flux."""
     uniform_key, so_key, grad_key, ip_key, flux_key = jax.random.split(key, 5)
-    scale = float(np.mean(np.asarray(net.temperature)))
+    scale = _temperature_scale(net)
     zero = with_fields(net, biases=np.zeros(net.num_neurons))
     grid = [_uniform(net, v) for v in config.uniform_biases]
     grid_flux = [_flux(g, uniform_key, config) for g in grid]  # common key: paired
@@ -279,7 +284,7 @@ def _one_seed(net, seed_key, config: ReservoirConfig, noise_sweep: bool):
     input_key, task_key, settings_key, run_key, sweep_key = jax.random.split(
         seed_key, 5
     )
-    scale = float(np.mean(np.asarray(net.temperature)))
+    scale = _temperature_scale(net)
     n = net.num_neurons
     input_weights = rc.random_input_weights(
         input_key, 1, n, scale=config.input_scale * scale

@@ -29,9 +29,10 @@ from jaxtyping import Float, PRNGKeyArray
 from .._checks import check_key
 from ..network import (
     BinaryNetwork,
-    draw_randomness,
+    draw_from_stream,
     firing_threshold,
     recurrent_input,
+    stream_key,
 )
 from .driven import Reservoir
 
@@ -111,6 +112,7 @@ def _with_gain(net: BinaryNetwork, a, c) -> BinaryNetwork:
 @eqx.filter_jit
 def _adapt(net, key, drive, a, c, target_mean, learning_rate):
     init_key, run_key = jax.random.split(jax.random.fold_in(key, 0))  # as simulate
+    stream = stream_key(run_key)  # once, not per step
     x0 = jax.random.bernoulli(init_key, 0.5, (net.num_neurons,))
 
     def step(carry, inputs):
@@ -119,7 +121,7 @@ def _adapt(net, key, drive, a, c, target_mean, learning_rate):
         now = _with_gain(net, a, c)
         r = recurrent_input(now, x) + d
         y = now.firing_prob(x, d)
-        xi, words = draw_randomness(run_key, t, (net.num_neurons,), now)
+        xi, words = draw_from_stream(stream, t, (net.num_neurons,), now)
         x_next = r > firing_threshold(now, xi, words)
         a, c = ip_step(a, c, r, y, target_mean=target_mean, learning_rate=learning_rate)
         return (x_next, a, c), None
