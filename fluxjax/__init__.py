@@ -23,7 +23,11 @@ from .info.exact import (
     transition_matrix as transition_matrix,
     weight_components as weight_components,
 )
-from .info.moments import FluxBounds as FluxBounds, flux_bounds as flux_bounds
+from .info.moments import (
+    FluxBounds as FluxBounds,
+    flux_bounds as flux_bounds,
+    moment_flux_stderr as moment_flux_stderr,
+)
 from .info.plugin import (
     plugin_entropy as plugin_entropy,
     plugin_flux as plugin_flux,

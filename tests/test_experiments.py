@@ -128,11 +128,13 @@ def test_embedding_signal_is_the_input_from_outside_the_core():
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
+    """A whole reproduce at TINY sizes (2.5 minutes on two cores: its tests are slow)."""
     out = tmp_path_factory.mktemp("study")
     results = reproduce.reproduce(TINY, out, progress=False)
     return out, results
 
 
+@pytest.mark.slow
 def test_reproduce_writes_results_report_and_figures(tiny_run):
     out, results = tiny_run
     stored = json.loads((out / "results.json").read_text())
@@ -169,6 +171,7 @@ def test_reproduce_writes_results_report_and_figures(tiny_run):
         assert (out / figure).stat().st_size > 10_000
 
 
+@pytest.mark.slow
 def test_headline_numbers_are_the_experiments_own(tiny_run):
     """The table repeats the parts' numbers; bar 1 is the embedded core and the
     isolated entry is the embedding experiment's isolated core."""
@@ -184,6 +187,7 @@ def test_headline_numbers_are_the_experiments_own(tiny_run):
     )
 
 
+@pytest.mark.slow
 def test_reproduce_resumes_finished_parts(tiny_run, monkeypatch):
     out, results = tiny_run
 
@@ -219,6 +223,7 @@ def test_reproduce_resumes_finished_parts(tiny_run, monkeypatch):
     assert ran == ["optimization"]
 
 
+@pytest.mark.slow
 def test_typed_parts_round_trip_through_json(tiny_run):
     """Every part's JSON (results.json) rebuilds the typed result, and back."""
     _, results = tiny_run
@@ -230,6 +235,7 @@ def test_typed_parts_round_trip_through_json(tiny_run):
         from_json(reproduce.PARTS["lesions"].kind, {"lesions": {}})
 
 
+@pytest.mark.slow
 def test_a_damaged_part_is_reported_and_recomputed(tiny_run, monkeypatch, capsys):
     out, _ = tiny_run
     path = out / "parts" / "lesions.json"
@@ -327,6 +333,7 @@ def test_isolated_core_indicator_optimum_is_a_local_maximum():
     assert best > indicator(np.asarray(climbed.biases))
 
 
+@pytest.mark.slow
 def test_results_hold_the_reservoir_entry(tiny_run):
     """results.json["reservoir"]: one row per network and setting with the four
     scores as {mean, sd, n}, the echo-state reference rows (ReservoirPy installed),

@@ -33,8 +33,10 @@ import fluxjax as fj
 from fluxjax.info.moments import (
     FluxBounds,
     _log_det_correlation,
+    _regime_problem,
     flux_bounds,
     moment_flux,
+    moment_flux_stderr,
 )
 
 
@@ -210,6 +212,48 @@ def test_permutation_matches_closed_form():
     check_gradient(grads, exact_grad)
 
 
+def test_stderr_estimate_is_moment_flux_with_an_honest_error_bar():
+    """The value is moment_flux's (same key); the SE matches the spread over keys and
+    covers the closed form of a permutation net (TC = 0: no model error)."""
+    net, exact, _ = permutation_case(1, 40)
+    estimates = [
+        moment_flux_stderr(net, jax.random.key(k), STEPS, num_chains=CHAINS)
+        for k in range(8)
+    ]
+    values = np.array([float(e.value) for e in estimates])
+    stderrs = np.array([float(e.stderr) for e in estimates])
+    same_key = moment_flux(net, jax.random.key(0), STEPS, num_chains=CHAINS)
+    np.testing.assert_allclose(values[0], float(same_key), rtol=1e-5)
+    # 8 keys: the sample SD has 7 degrees of freedom (chi2 0.1 % quantiles: 0.36, 1.8)
+    assert 0.36 < values.std(ddof=1) / stderrs.mean() < 1.8, (values, stderrs)
+    assert np.all(np.abs(values - exact) < 4 * stderrs), (values, exact, stderrs)
+
+
+@pytest.mark.parametrize(
+    ("strength", "problem"), [(2.0, "negative"), (4.0, "not finite")]
+)
+def test_stderr_estimate_warns_outside_its_regime(strength, problem):
+    """Two assemblies of 15 near-copies: the Gaussian TC exceeds U1 (a negative
+    flux), or R is singular; the estimate says so instead of returning a number."""
+    n = 30
+    W = np.zeros((n, n))
+    W[:15, :15] = W[15:, 15:] = strength
+    np.fill_diagonal(W, 0.0)
+    net = fj.BinaryNetwork(W, -W.sum(0) / 2)
+    with pytest.warns(UserWarning, match=problem):
+        moment_flux_stderr(net, jax.random.key(0), 100 * n, num_chains=CHAINS)
+
+
+def test_stderr_estimate_flags_slow_mixing():
+    assert "mix too slowly" in _regime_problem(10.0, 0.6)
+    assert _regime_problem(10.0, 0.4) is None
+    assert _regime_problem(0.5, 0.04) is None  # small flux, small absolute error
+    assert _regime_problem(-0.02, 0.01) is None  # zero flux within its error
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        moment_flux_stderr(dense_net(0, 8), jax.random.key(0), STEPS)
+
+
 def test_bounds_bracket_exact():
     net = dense_net(4, 10)
     exact = float(fj.exact_flux(net))
@@ -295,6 +339,10 @@ def test_bad_input():
         flux_bounds(net, key, STEPS, neurons=[0, 8])
     with pytest.raises(ValueError, match="neurons"):
         flux_bounds(net, key, STEPS, neurons=[1, 1])
+    with pytest.raises(TypeError, match="BinaryNetwork"):
+        moment_flux_stderr("net", key, STEPS)
+    with pytest.raises(ValueError, match="steps"):
+        moment_flux_stderr(net, key, 50)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         moment_flux(net, key, 800, num_chains=8, burn_in=10)

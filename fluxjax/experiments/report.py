@@ -451,6 +451,11 @@ def _reservoir(study: Study) -> str:
             "Flux-gradient runs that met a non-finite estimate and kept their "
             f"start: {', '.join(result.gradient_failures) or 'none'}.",
             "",
+            "Flux estimates outside the estimator's validated regime (their flux is "
+            "not to be trusted): "
+            + ("; ".join(result.flux_outside_regime) or "none")
+            + ".",
+            "",
             "Noise sweep at the 50 %-firing biases (does each task's best noise sit "
             "at the flux's?):",
             "",

@@ -28,7 +28,9 @@ in-degrees K. Bias settings of each network (the weights are never changed):
   the test split (an optimistic ceiling, not a setting one could deploy).
 
 Free-running flux is the large-n estimate V = U1 - TC_G at ``flux_steps_per_neuron``
-* n transitions (validated there; see :mod:`fluxjax.info.moments`). The noise sweep
+* n transitions (validated there; see :mod:`fluxjax.info.moments`), with its
+jackknife error checked by :func:`fluxjax.moment_flux_stderr`: estimates outside the
+validated regime are listed in ``flux_outside_regime`` and in the report. The noise sweep
 (networks of at most ``MAX_NOISE_SWEEP_NEURONS`` neurons: the noise integral of the
 features costs 257 sigmoids per neuron and step) asks whether each task's best noise
 sits at the flux's best noise (recurrence resonance).
@@ -36,6 +38,7 @@ sits at the flux's best noise (recurrence resonance).
 
 import functools
 import itertools
+import warnings
 from typing import NamedTuple
 
 import jax
@@ -123,6 +126,9 @@ class ReservoirResult(NamedTuple):
     score over every (network, seed, setting) point of :data:`SETTINGS`;
     ``within_network_correlation`` is the mean over network classes and seeds of rho
     across the settings of one network (free of the size effect that pooling adds).
+    ``flux_outside_regime`` lists the flux estimates (network, seed, setting or
+    noise) that :func:`fluxjax.moment_flux_stderr` flags as outside its validated
+    regime, with the reason: their flux is not to be trusted.
     """
 
     rows: list[ReservoirRow]
@@ -132,6 +138,7 @@ class ReservoirResult(NamedTuple):
     points: list[Point]
     reference: str
     gradient_failures: list[str]
+    flux_outside_regime: list[str]
 
 
 def spearman(x, y) -> float:
@@ -187,8 +194,16 @@ def _scores(features, inputs: np.ndarray, config: ReservoirConfig) -> np.ndarray
     return np.stack([np.asarray(t.total, float) for t in (mc, narma, parity)], -1)
 
 
-def _flux(net: fj.BinaryNetwork, key, config: ReservoirConfig) -> float:
-    return float(moment_flux(net, key, config.flux_steps_per_neuron * net.num_neurons))
+def _flux(net: fj.BinaryNetwork, key, config: ReservoirConfig) -> tuple[float, str]:
+    """The free-running flux estimate (bit) and its regime problem ("" if none).
+
+    The problem is :func:`fluxjax.moment_flux_stderr`'s warning, if it gave one.
+    """
+    steps = config.flux_steps_per_neuron * net.num_neurons
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        value, _ = fj.moment_flux_stderr(net, key, steps)
+    return float(value), "; ".join(str(w.message) for w in caught)
 
 
 def _temperature_scale(net: fj.BinaryNetwork) -> float:
@@ -219,7 +234,7 @@ def _settings(net, input_weights, key, config: ReservoirConfig):
     scale = _temperature_scale(net)
     zero = with_fields(net, biases=np.zeros(net.num_neurons))
     grid = [_uniform(net, v) for v in config.uniform_biases]
-    grid_flux = [_flux(g, uniform_key, config) for g in grid]  # common key: paired
+    grid_flux = [_flux(g, uniform_key, config)[0] for g in grid]  # common key: paired
     uniform = grid[int(np.argmax(grid_flux))]
     organized, _ = fj.self_organize(
         zero, so_key, config.adaptation_steps, rate=0.01 * scale
@@ -309,7 +324,8 @@ def _one_seed(net, seed_key, config: ReservoirConfig, noise_sweep: bool):
     ]
     result = dict(
         settings=settings,
-        flux=flux,
+        flux={name: value for name, (value, _) in flux.items()},
+        flux_problems={name: problem for name, (_, problem) in flux.items()},
         ceiling=np.array(best),
         inputs=inputs,
         gradient_failed=failed,
@@ -317,7 +333,12 @@ def _one_seed(net, seed_key, config: ReservoirConfig, noise_sweep: bool):
     if noise_sweep:
         swept = [organized, *sweep]
         result["sweep_scores"] = np.concatenate([scores[2:3], scores[-len(sweep) :]])
-        result["sweep_flux"] = [_flux(s, sweep_key, config) for s in swept]
+        swept_flux = [_flux(s, sweep_key, config) for s in swept]
+        result["sweep_flux"] = [value for value, _ in swept_flux]
+        result["flux_problems"].update(
+            (f"noise {noise:g}", problem)
+            for noise, (_, problem) in zip(noises, swept_flux, strict=True)
+        )
     return result
 
 
@@ -363,7 +384,7 @@ def run(study: StudyConfig) -> ReservoirResult:
     """The reservoir study at the sizes of ``study.reservoir``."""
     config = study.reservoir
     key = study.key("reservoir")
-    rows, points, sweeps, failures = [], [], [], []
+    rows, points, sweeps, failures, outside = [], [], [], [], []
     reference_rows: dict[int, list] = {}
     classes = _classes(study, config)
     bar = tqdm(total=len(classes) * config.num_seeds, desc="reservoir", leave=False)
@@ -376,6 +397,11 @@ def run(study: StudyConfig) -> ReservoirResult:
             per_seed.append(done)
             if done["gradient_failed"]:
                 failures.append(f"{label} seed {seed}")
+            outside.extend(
+                f"{label} seed {seed} {name}: {problem}"
+                for name, problem in done["flux_problems"].items()
+                if problem
+            )
             for name in SETTINGS:
                 points.append(
                     Point(
@@ -419,6 +445,7 @@ def run(study: StudyConfig) -> ReservoirResult:
             else "ReservoirPy not installed: no echo-state reference rows"
         ),
         gradient_failures=failures,
+        flux_outside_regime=outside,
     )
 
 

@@ -15,6 +15,7 @@ from .moments import (
     FluxBounds as FluxBounds,
     flux_bounds as flux_bounds,
     moment_flux as moment_flux,
+    moment_flux_stderr as moment_flux_stderr,
 )
 from .plugin import (
     plugin_entropy as plugin_entropy,

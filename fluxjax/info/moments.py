@@ -102,6 +102,7 @@ from ._score import (
     _surrogate,
 )
 from .exact import _entr
+from .results import Estimate
 
 
 MAX_BOUND_NEURONS = 12
@@ -112,6 +113,12 @@ MIN_SAMPLES_PER_NEURON = 10
 
 VALIDATED_SAMPLES_PER_NEURON = 100
 """``steps`` below this many times n warn: outside the measured regime."""
+
+MAX_RELATIVE_STDERR = 0.05
+""":func:`moment_flux_stderr` warns when its standard error exceeds this fraction of
+the estimate, or of 1 bit if the estimate is smaller. Measured at T = 100 n: 0.2 ...
+1.1 % on E/I networks (n = 500, J <= 4, dense) and 3 ... 6 % on n = 100, J = 4,
+dense ones, whose mixing is slow enough to warn about."""
 
 _LN2 = math.log(2.0)
 _MIN_GROUPS = 10
@@ -170,6 +177,19 @@ def _samples(net, key, steps, num_chains, burn_in, width):
     x = states[:, :-1].reshape(-1, n)
     x_next = states[:, 1:].reshape(-1, n)
     return x, x_next, groups, size
+
+
+def _sample_sums(net, x, x_next, groups, size):
+    """Log-probabilities, centre and per-group sums of the moments (3).
+
+    Returns (log p, log(1 - p)) of every sample, the centre of the Gram sums and
+    the :class:`_Sums` of each group.
+    """
+    # centre the Gram sums on the mean of the observed next states (close to m)
+    centre = jnp.mean(x_next.astype(net.weights.dtype), axis=0)
+    log_fire, log_silent = _all_log_probs(net, x, size)
+    sums = _group_sums(log_fire, log_silent, centre, groups, size)
+    return log_fire, log_silent, centre, sums
 
 
 def _entropy_of(m: Array, mbar: Array) -> Array:
@@ -294,10 +314,7 @@ def _estimate(net, x, x_next, groups, window, size):
     T = x.shape[0]
     dtype = net.weights.dtype
     fixed = jax.lax.stop_gradient(net)
-    # centre the Gram sums on the mean of the observed next states (close to m)
-    centre = jnp.mean(x_next.astype(dtype), axis=0)
-    log_fire, log_silent = _all_log_probs(fixed, x, size)
-    sums = _group_sums(log_fire, log_silent, centre, groups, size)
+    log_fire, log_silent, centre, sums = _sample_sums(fixed, x, x_next, groups, size)
     _, value, stderr = _jackknife(sums, centre, _phi)
     total = jax.tree.map(lambda a: jnp.sum(a, 0), sums)
     moments = _moments(total, centre)
@@ -419,6 +436,104 @@ def moment_flux(
     )
 
 
+def moment_flux_stderr(
+    net: BinaryNetwork,
+    key: PRNGKeyArray,
+    steps: int,
+    *,
+    burn_in: int = 1000,
+    num_chains: int = 20,
+) -> Estimate:
+    """:func:`moment_flux`'s value and its jackknife standard error, in bits.
+
+    The same samples and jackknifed value V_J = G V - (G - 1) mean_k V_(-k) as
+    :func:`moment_flux` with the same key (to float rounding), and SE = sqrt((G - 1)
+    / G sum_k (V_(-k) - mean_k V_(-k))^2) over the G >= 10 groups (chains or
+    blocks). Not differentiable, and cheaper: the score-function surrogate of the
+    gradient is not built (about half of ``moment_flux``'s forward cost).
+
+    The SE is sampling noise only. The value is also checked against the
+    estimator's regime: the jackknife removes the log-det's O(n^2 / T_eff) bias only
+    while every group is long against the mixing time (a slowly mixing network shows
+    itself by a large SE), and the Gaussian total correlation fails for assemblies of
+    near-copies (two 15-neuron assemblies with weights 2 give -215 bit, where
+    the flux is >= 0).
+
+    Args:
+        net: the network (any n).
+        key: PRNG key of the chains.
+        steps: the total number of transitions T over all chains (>= 10 n).
+        burn_in: updates discarded at the start of every chain.
+        num_chains: independent chains, as in :func:`moment_flux`.
+
+    Returns:
+        ``Estimate(value, stderr)``, scalars in bits.
+
+    Raises:
+        ValueError: steps < max(10 n, 10 num_chains), or a negative option.
+        TypeError: ``net`` is not a BinaryNetwork or ``key`` not a PRNG key.
+
+    Warns:
+        UserWarning: outside the validated regime: steps < 100 n; a non-finite
+            estimate (R singular: neurons that copy each other); a negative one (the
+            Gaussian TC of strongly correlated assemblies exceeds U1); or SE >
+            ``MAX_RELATIVE_STDERR`` x max(|value|, 1 bit) (chains mixing too slowly).
+
+    Examples:
+        >>> net = BinaryNetwork(2.0 * jnp.eye(4)[::-1], -jnp.ones(4))
+        >>> value, stderr = moment_flux_stderr(
+        ...     net, jax.random.key(0), 2000, burn_in=100, num_chains=10
+        ... )
+        >>> bool(stderr < 0.1 * value)
+        True
+    """
+    steps, num_chains, burn_in, _ = _check_sampling(
+        net, key, steps, num_chains, burn_in, 0
+    )
+    _warn_regime(steps, net.num_neurons)
+    value, stderr = _moment_estimate(net, key, steps, num_chains, burn_in)
+    problem = _regime_problem(float(value), float(stderr))
+    if problem is not None:
+        warnings.warn(
+            f"moment_flux_stderr: {problem}; the estimate "
+            f"{float(value):.4g} ± {float(stderr):.2g} bit is outside the validated "
+            "regime",
+            stacklevel=2,
+        )
+    return Estimate(value, stderr)
+
+
+def _regime_problem(value: float, stderr: float) -> str | None:
+    """Why an estimate V_J +- SE cannot be trusted, or None."""
+    if not (math.isfinite(value) and math.isfinite(stderr)):
+        return (
+            "it is not finite: the sample correlation matrix R is singular to working "
+            "precision (neurons that copy each other)"
+        )
+    if value < -4 * stderr:
+        return (
+            "it is negative: the Gaussian total correlation exceeds U1, as it does "
+            "for strongly correlated assemblies (binary copies have a finite TC, "
+            "Gaussian ones an unbounded one)"
+        )
+    if stderr > MAX_RELATIVE_STDERR * max(abs(value), 1.0):
+        return (
+            f"its standard error exceeds {MAX_RELATIVE_STDERR:g} of its value (or "
+            f"{MAX_RELATIVE_STDERR:g} bit): the "
+            "chains mix too slowly for the jackknife"
+        )
+    return None
+
+
+@eqx.filter_jit
+def _moment_estimate(net, key, steps, num_chains, burn_in):
+    width = _probability_width(net)
+    x, x_next, groups, size = _samples(net, key, steps, num_chains, burn_in, width)
+    _, _, centre, sums = _sample_sums(net, x, x_next, groups, size)
+    _, value, stderr = _jackknife(sums, centre, _phi)
+    return value / _LN2, stderr / _LN2
+
+
 def _warn_regime(steps, n):
     if steps < VALIDATED_SAMPLES_PER_NEURON * n:
         warnings.warn(
@@ -470,8 +585,7 @@ def _np_entropy(m, mbar):
 def _bound_moments(net, key, steps, num_chains, burn_in):
     width = _probability_width(net)
     x, x_next, groups, size = _samples(net, key, steps, num_chains, burn_in, width)
-    centre = jnp.mean(x_next.astype(net.weights.dtype), axis=0)
-    sums = _group_sums(*_all_log_probs(net, x, size), centre, groups, size)
+    _, _, centre, sums = _sample_sums(net, x, x_next, groups, size)
     return x, sums, centre, groups, size
 
 
