@@ -57,7 +57,10 @@ def _reproduce(args: argparse.Namespace) -> None:
         config = StudyConfig.quick_config(**overrides)
     else:
         config = StudyConfig(**overrides)
-    results = reproduce(config, args.out)
+    try:
+        results = reproduce(config, args.out, reuse_stale=args.reuse_stale)
+    except RuntimeError as error:  # another run holds the output directory
+        raise SystemExit(f"fluxjax reproduce: {error}") from None
     print(f"wrote {args.out}/results.json, report.md and figures")
     for claim in results["claims"]:
         verdict = {
@@ -93,6 +96,11 @@ def main(argv: list[str] | None = None) -> int:
         "--optimization-seeds",
         type=_positive_int,
         help="seeds of the optimisation study (default 5; --quick: 1)",
+    )
+    study.add_argument(
+        "--reuse-stale",
+        action="store_true",
+        help="reuse finished parts computed by other code (marked stale in the report)",
     )
     args = parser.parse_args(argv)
     if args.x64:

@@ -4,12 +4,17 @@ a plain numpy simulation of the same network and exact enumeration of the core."
 import dataclasses
 import importlib.util
 import json
+import os
+import subprocess
+import sys
+from typing import NamedTuple
 
 import jax
 import numpy as np
 import pytest
 import reference as ref
 from conftest import random_weights
+from tqdm import tqdm
 
 import fluxjax as fj
 from fluxjax.experiments import embedding, optimization, report, reproduce, reservoir
@@ -224,6 +229,35 @@ def test_reproduce_resumes_finished_parts(tiny_run, monkeypatch):
 
 
 @pytest.mark.slow
+def test_a_stale_part_is_marked_in_the_report_or_recomputed(tiny_run, monkeypatch):
+    out, _ = tiny_run
+    path = out / "parts" / "lesions.json"
+    good = path.read_text()
+    stored = json.loads(good)
+    stored["provenance"]["source_sha256"] = "0" * 64
+    ran = []
+    parts = {
+        name: reproduce.Part(
+            (lambda c, d, run=part.run, n=name: ran.append(n) or run(c, d)), part.kind
+        )
+        for name, part in reproduce.PARTS.items()
+    }
+    monkeypatch.setattr(reproduce, "PARTS", parts)
+    try:
+        path.write_text(json.dumps(stored))
+        results = reproduce.reproduce(TINY, out, progress=False, reuse_stale=True)
+        assert ran == []
+        assert results["meta"]["stale_parts"] == ["lesions"]
+        assert "**Stale parts**: lesions" in (out / "report.md").read_text()
+        results = reproduce.reproduce(TINY, out, progress=False)
+        assert ran == ["lesions"]
+        assert results["meta"]["stale_parts"] == []
+        assert "Stale parts" not in (out / "report.md").read_text()
+    finally:
+        path.write_text(good)
+
+
+@pytest.mark.slow
 def test_typed_parts_round_trip_through_json(tiny_run):
     """Every part's JSON (results.json) rebuilds the typed result, and back."""
     _, results = tiny_run
@@ -265,6 +299,84 @@ def test_cli_rejects_bad_sizes(capsys):
     with pytest.raises(SystemExit):
         main(["reproduce", "--seeds", "0"])
     assert "positive integer" in capsys.readouterr().err
+
+
+class _Tiny(NamedTuple):
+    value: float
+
+
+def _part_file(path, provenance, value=1.0):
+    path.write_text(
+        json.dumps(
+            {
+                "config": {"steps": 10},
+                "provenance": provenance,
+                "seconds": 2.0,
+                "result": {"value": value},
+            }
+        )
+    )
+
+
+def test_a_part_from_other_code_is_recomputed_unless_reuse_stale(tmp_path, capsys):
+    """A part file records the code that computed it; another fluxjax source, version
+    or JAX version makes it stale: recomputed, or loaded and marked with reuse_stale."""
+    part = reproduce.Part(None, _Tiny)
+    path = tmp_path / "tiny.json"
+    bar = tqdm(disable=True)
+    current = reproduce.provenance()
+    assert set(current) == {"fluxjax", "source_sha256", "jax"}
+    assert len(current["source_sha256"]) == 64
+    _part_file(path, current)
+    assert reproduce._load_part(path, part, {"steps": 10}, bar) == (
+        _Tiny(1.0),
+        2.0,
+        False,
+    )
+    assert reproduce._load_part(path, part, {"steps": 20}, bar) is None  # settings
+    for changed in (
+        {**current, "source_sha256": "0" * 64},
+        {**current, "jax": "0.1"},
+        None,
+    ):
+        _part_file(path, changed)
+        assert reproduce._load_part(path, part, {"steps": 10}, bar) is None
+        assert "computed by other code" in capsys.readouterr().out
+        loaded = reproduce._load_part(path, part, {"steps": 10}, bar, reuse_stale=True)
+        assert loaded == (_Tiny(1.0), 2.0, True)
+
+
+def test_the_source_hash_changes_with_any_edit(tmp_path, monkeypatch):
+    package = tmp_path / "fluxjax"
+    (package / "sub").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "sub" / "a.py").write_text("x = 1\n")
+    monkeypatch.setattr(reproduce.fj, "__file__", str(package / "__init__.py"))
+    hashes = []
+    for text in ("x = 1\n", "x = 2\n"):
+        (package / "sub" / "a.py").write_text(text)
+        reproduce.provenance.cache_clear()
+        hashes.append(reproduce.provenance()["source_sha256"])
+    reproduce.provenance.cache_clear()
+    assert hashes[0] != hashes[1]
+
+
+def test_two_runs_into_one_directory_fail_cleanly(tmp_path, capsys):
+    with reproduce._locked(tmp_path):
+        with pytest.raises(RuntimeError, match=f"pid {os.getpid()}"):
+            with reproduce._locked(tmp_path):
+                pass
+        from fluxjax.cli import main
+
+        with pytest.raises(SystemExit, match="another fluxjax run"):
+            main(["reproduce", "--quick", "--out", str(tmp_path)])
+    assert not (tmp_path / ".lock").exists()
+    # a lock left by a killed run (its process is gone) is taken over
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    (tmp_path / ".lock").write_text(str(gone.pid))
+    with reproduce._locked(tmp_path):
+        assert (tmp_path / ".lock").read_text() == str(os.getpid())
 
 
 def _single_bias_changes(biases, delta=0.01):

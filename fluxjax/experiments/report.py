@@ -131,6 +131,13 @@ def _header(meta: Mapping) -> str:
         f"{sum(meta['seconds'].values()):.0f} s in all ({times}; this invocation "
         f"{meta['wall_seconds']:.0f} s) on {meta['device']} (JAX {meta['jax']}, "
         f"{meta['dtype']}, commit {(meta['git_commit'] or 'unknown')[:10]}).\n"
+        + (
+            f"\n**Stale parts**: {', '.join(meta['stale_parts'])} were computed by "
+            "other code (another fluxjax source or JAX version) and reused with "
+            "`--reuse-stale`; their numbers are not this code's.\n"
+            if meta.get("stale_parts")
+            else ""
+        )
     )
 
 

@@ -1,16 +1,23 @@
 """Runs the whole study: compute (cached, resumable), judge, render.
 
 1. **Compute**: each part's typed result is written to ``DIR/parts/<part>.json`` as
-   soon as it finishes, with the configuration it ran under; a re-run with the same
-   configuration loads finished parts instead of recomputing them, so an interrupted
-   full run resumes where it stopped. A part file whose content does not have the
-   part's layout is reported by name and recomputed.
+   soon as it finishes, with the configuration it ran under and the code that
+   computed it (:func:`provenance`: fluxjax's version and source hash, JAX's
+   version); a re-run with the same configuration and code loads finished parts
+   instead of recomputing them, so an interrupted full run resumes where it stopped.
+   A part computed by other code is recomputed (or, with ``reuse_stale``, loaded and
+   marked stale in the report); a part file whose content does not have the part's
+   layout is reported by name and recomputed. A lock file ``DIR/.lock`` keeps two
+   runs from writing into one directory.
 2. **Judge**: :func:`fluxjax.experiments.claims.judge` decides each claim.
 3. **Render**: :mod:`fluxjax.experiments.report` writes ``report.md`` and the figures;
    ``results.json`` holds the headline table, the claims, every part and the metadata.
 """
 
+import contextlib
 import dataclasses
+import functools
+import hashlib
 import json
 import os
 import platform
@@ -111,8 +118,40 @@ def _git_commit() -> str | None:
         return None
 
 
-def _load_part(path: Path, part: Part, wanted: dict, bar) -> tuple[Any, float] | None:
-    """A finished part's (result, seconds) if ``path`` holds one for ``wanted``."""
+@functools.cache
+def provenance() -> dict[str, str]:
+    """What computes a part: fluxjax's version, a hash of its source, JAX's version.
+
+    The hash is SHA-256 over every ``.py`` file of the installed package (relative
+    path and bytes, in sorted order), so any edit or upgrade of the code changes it.
+    """
+    package = Path(fj.__file__).parent
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode())
+        digest.update(path.read_bytes())
+    return {
+        "fluxjax": fj.__version__,
+        "source_sha256": digest.hexdigest(),
+        "jax": jax.__version__,
+    }
+
+
+class Loaded(NamedTuple):
+    """A finished part read back.
+
+    ``stale``: other code computed it (it is reused only with ``reuse_stale``).
+    """
+
+    result: Any
+    seconds: float
+    stale: bool
+
+
+def _load_part(
+    path: Path, part: Part, wanted: dict, bar, reuse_stale: bool = False
+) -> Loaded | None:
+    """The finished part in ``path`` if it ran under ``wanted`` (and this code)."""
     if not path.exists():
         return None
     try:
@@ -120,53 +159,162 @@ def _load_part(path: Path, part: Part, wanted: dict, bar) -> tuple[Any, float] |
         settings = stored.get("config", {})
         if {k: settings.get(k) for k in wanted} != wanted:
             return None
-        return from_json(part.kind, stored["result"]), float(stored["seconds"])
+        computed_by = stored.get("provenance")
+        stale = computed_by != provenance()
+        if stale and not reuse_stale:
+            bar.write(
+                f"{path}: computed by other code ({_describe(computed_by)}, now "
+                f"{_describe(provenance())}); computing it again (--reuse-stale "
+                "keeps it, marked stale)"
+            )
+            return None
+        result = from_json(part.kind, stored["result"])
+        return Loaded(result, float(stored["seconds"]), stale)
     except (ValueError, KeyError, TypeError, AttributeError) as error:
         bar.write(f"{path}: not a readable part ({error}); computing it again")
         return None
 
 
+def _describe(computed_by) -> str:
+    if not isinstance(computed_by, dict):
+        return "unrecorded code"
+    return (
+        f"fluxjax {computed_by.get('fluxjax')}, source "
+        f"{str(computed_by.get('source_sha256'))[:12]}, JAX {computed_by.get('jax')}"
+    )
+
+
+@contextlib.contextmanager
+def _locked(out_dir: Path):
+    """Holds ``out_dir/.lock`` (our pid) while a run writes into ``out_dir``.
+
+    Raises RuntimeError if a live process holds it; a lock left by a killed run
+    (its pid no longer exists) is taken over.
+    """
+    lock = out_dir / ".lock"
+    for _ in range(2):
+        try:
+            descriptor = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            holder = _lock_holder(lock)
+            if holder is not None and _alive(holder):
+                raise RuntimeError(
+                    f"another fluxjax run (pid {holder}) is writing into {out_dir}; "
+                    f"wait for it, or remove {lock} if it is gone"
+                ) from None
+            lock.unlink(missing_ok=True)  # left by a killed run
+            continue
+        with os.fdopen(descriptor, "w") as f:
+            f.write(str(os.getpid()))
+        break
+    else:
+        raise RuntimeError(f"could not take the lock {lock}")
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def _lock_holder(lock: Path) -> int | None:
+    try:
+        return int(lock.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def run_parts(
-    config: StudyConfig, out_dir: Path, *, progress: bool = True
-) -> tuple[Study, dict[str, float]]:
-    """Runs (or loads) every part; returns the typed study and each part's seconds."""
+    config: StudyConfig,
+    out_dir: Path,
+    *,
+    progress: bool = True,
+    reuse_stale: bool = False,
+) -> tuple[Study, dict[str, float], list[str]]:
+    """Runs (or loads) every part.
+
+    Returns the typed study, each part's seconds and the parts reused although other
+    code computed them (only with ``reuse_stale``).
+    """
     parts_dir = out_dir / "parts"
     parts_dir.mkdir(parents=True, exist_ok=True)
-    done, seconds = {}, {}
+    done, seconds, stale = {}, {}, []
     bar = tqdm(PARTS.items(), disable=not progress, desc="fluxjax reproduce")
     for name, part in bar:
         bar.set_postfix_str(name)
         path = parts_dir / f"{name}.json"
         wanted = _config_dict(config, name)
-        loaded = _load_part(path, part, wanted, bar)
+        loaded = _load_part(path, part, wanted, bar, reuse_stale)
         if loaded is not None:
-            done[name], seconds[name] = loaded
-            bar.write(f"{name}: loaded from {path} ({seconds[name]:.0f} s)")
+            done[name], seconds[name] = loaded.result, loaded.seconds
+            if loaded.stale:
+                stale.append(name)
+            bar.write(
+                f"{name}: loaded from {path} ({seconds[name]:.0f} s"
+                + (", STALE: computed by other code)" if loaded.stale else ")")
+            )
             continue
         start = time.perf_counter()
         done[name] = part.run(config, done)
         seconds[name] = time.perf_counter() - start
         _write_json(
-            path, {"config": wanted, "seconds": seconds[name], "result": done[name]}
+            path,
+            {
+                "config": wanted,
+                "provenance": provenance(),
+                "seconds": seconds[name],
+                "result": done[name],
+            },
         )
         bar.write(f"{name}: {seconds[name]:.0f} s")
         # Each part compiles its own programs; every XLA CPU executable holds memory
         # maps, and a long run would approach the kernel's limit (vm.max_map_count).
         jax.clear_caches()
-    return Study(**done), seconds
+    return Study(**done), seconds, stale
 
 
 def reproduce(
-    config: StudyConfig, out_dir: str | os.PathLike, *, progress=True
+    config: StudyConfig,
+    out_dir: str | os.PathLike,
+    *,
+    progress=True,
+    reuse_stale: bool = False,
 ) -> dict:
     """Runs the study, writes results.json, report.md and the figures into ``out_dir``.
 
+    Args:
+        config: the sizes and settings.
+        out_dir: the output directory (created; finished parts in it are reused).
+        progress: show progress bars.
+        reuse_stale: load finished parts that other code (another fluxjax version or
+            source, or JAX version) computed, instead of recomputing them; the report
+            and ``meta["stale_parts"]`` name them.
+
     Returns:
         The content of ``results.json`` (plain JSON types).
+
+    Raises:
+        RuntimeError: another live run holds ``out_dir``'s lock.
     """
     out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with _locked(out_dir):
+        return _reproduce(config, out_dir, progress, reuse_stale)
+
+
+def _reproduce(config, out_dir: Path, progress: bool, reuse_stale: bool) -> dict:
     start = time.perf_counter()
-    study, seconds = run_parts(config, out_dir, progress=progress)
+    study, seconds, stale = run_parts(
+        config, out_dir, progress=progress, reuse_stale=reuse_stale
+    )
     claims = judge(study)
     table = report.headline(study)
     meta = {
@@ -179,6 +327,8 @@ def reproduce(
         "dtype": str(np.asarray(fj.BinaryNetwork([[0.0]], [0.0]).weights).dtype),
         "python": platform.python_version(),
         "git_commit": _git_commit(),
+        **{f"code_{k}": v for k, v in provenance().items() if k != "fluxjax"},
+        "stale_parts": stale,
         "units": "bits",
     }
     report.write_figures(study, out_dir)

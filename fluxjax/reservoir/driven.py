@@ -74,22 +74,8 @@ class Reservoir(eqx.Module):
         ``inputs`` is ``(steps, d)`` or ``(batch, steps, d)``; scalar inputs (d = 1)
         may also be given as ``(steps,)``.
         """
-        inputs = self._check_inputs(inputs)
+        inputs = _checked_inputs(inputs, self.num_inputs, self.input_weights.dtype)
         return inputs @ self.input_weights
-
-    def _check_inputs(self, inputs) -> Array:
-        inputs = as_float_array(inputs, "inputs", self.input_weights.dtype)
-        d = self.num_inputs
-        if inputs.ndim == 1 and d == 1:
-            inputs = inputs[:, None]
-        if inputs.ndim not in (2, 3) or inputs.shape[-1] != d or inputs.shape[-2] < 1:
-            raise ValueError(
-                f"inputs must have shape (steps, {d}) or (batch, steps, {d})"
-                + (" or (steps,)" if d == 1 else "")
-                + f" with steps >= 1, got {inputs.shape}"
-            )
-        check_finite(inputs, "inputs")
-        return inputs
 
     def run(
         self,
@@ -117,7 +103,7 @@ class Reservoir(eqx.Module):
         """
         check_key(key)
         check_choice(record, "record", FEATURES)
-        inputs = self._check_inputs(inputs)
+        inputs = _checked_inputs(inputs, self.num_inputs, self.input_weights.dtype)
         batch = inputs.shape[0] if inputs.ndim == 3 else None
         return simulate(
             self.network,
@@ -129,6 +115,32 @@ class Reservoir(eqx.Module):
             drive=inputs @ self.input_weights,
             devices=devices,
         )
+
+
+def _checked_inputs(inputs, d: int, dtype, batch: int | None = None) -> Array:
+    """``inputs`` as a finite float array ``(steps, d)`` or ``(batch, steps, d)``.
+
+    ``batch`` is the required leading size (None: any, and a sequence ``(steps,)`` is
+    accepted when d = 1). A bad shape or a non-finite entry is a ValueError.
+    """
+    inputs = as_float_array(inputs, "inputs", dtype)
+    if batch is None and inputs.ndim == 1 and d == 1:
+        inputs = inputs[:, None]
+    good = (
+        inputs.ndim in (2, 3)
+        and inputs.shape[-1] == d
+        and inputs.shape[-2] >= 1
+        and (batch is None or inputs.ndim == 2 or inputs.shape[0] == batch)
+    )
+    if not good:
+        raise ValueError(
+            f"inputs must have shape (steps, {d}) or "
+            f"({'batch' if batch is None else batch}, steps, {d})"
+            + (" or (steps,)" if d == 1 and batch is None else "")
+            + f" with steps >= 1, got {inputs.shape}"
+        )
+    check_finite(inputs, "inputs")
+    return inputs
 
 
 def run_ensemble(
@@ -163,17 +175,12 @@ def run_ensemble(
     shapes = {r.input_weights.shape for r in reservoirs}
     if len(shapes) != 1:
         raise ValueError(f"reservoirs must have the same input weights shape: {shapes}")
-    d = reservoirs[0].num_inputs
-    inputs = as_float_array(inputs, "inputs", reservoirs[0].input_weights.dtype)
-    allowed = (inputs.ndim == 2) or (
-        inputs.ndim == 3 and inputs.shape[0] == len(reservoirs)
+    inputs = _checked_inputs(
+        inputs,
+        reservoirs[0].num_inputs,
+        reservoirs[0].input_weights.dtype,
+        batch=len(reservoirs),
     )
-    if not allowed or inputs.shape[-1] != d or inputs.shape[-2] < 1:
-        raise ValueError(
-            f"inputs must have shape (steps, {d}) or ({len(reservoirs)}, steps, {d}), "
-            f"got {inputs.shape}"
-        )
-    check_finite(inputs, "inputs")
     weights = jnp.stack([r.input_weights for r in reservoirs])
     if inputs.ndim == 2:
         drive = jnp.einsum("td,kdn->ktn", inputs, weights)
