@@ -1,7 +1,18 @@
-import jax
-import jax.random as jr
-import numpy as np
-import pytest
+import os
+
+
+# XLA's CPU backend runs single-threaded Eigen in the tests, and in every process they
+# start (notebook kernels, the sharding child). With the multi-threaded pool, a
+# notebook kernel in CI once never returned from materialising a vmapped result (one
+# second here). Others have met that wedge of the pool too, and the suite already uses
+# both cores through its two xdist workers. Set before JAX starts its backend.
+SINGLE_THREADED_EIGEN = "--xla_cpu_multi_thread_eigen=false"
+os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {SINGLE_THREADED_EIGEN}"
+
+import jax  # noqa: E402
+import jax.random as jr  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
 
 
 # The suite runs in JAX's default float32, as users do. Tests that compare against a

@@ -228,13 +228,8 @@ def test_reproduce_resumes_finished_parts(tiny_run, monkeypatch):
     assert ran == ["optimization"]
 
 
-@pytest.mark.slow
-def test_a_stale_part_is_marked_in_the_report_or_recomputed(tiny_run, monkeypatch):
-    out, _ = tiny_run
-    path = out / "parts" / "lesions.json"
-    good = path.read_text()
-    stored = json.loads(good)
-    stored["provenance"]["source_sha256"] = "0" * 64
+def _record_computed_parts(monkeypatch) -> list[str]:
+    """The names of the parts computed from now on, in order (they still run)."""
     ran = []
     parts = {
         name: reproduce.Part(
@@ -243,6 +238,17 @@ def test_a_stale_part_is_marked_in_the_report_or_recomputed(tiny_run, monkeypatc
         for name, part in reproduce.PARTS.items()
     }
     monkeypatch.setattr(reproduce, "PARTS", parts)
+    return ran
+
+
+@pytest.mark.slow
+def test_a_stale_part_is_marked_in_the_report_or_recomputed(tiny_run, monkeypatch):
+    out, _ = tiny_run
+    path = out / "parts" / "lesions.json"
+    good = path.read_text()
+    stored = json.loads(good)
+    stored["provenance"]["source_sha256"] = "0" * 64
+    ran = _record_computed_parts(monkeypatch)
     try:
         path.write_text(json.dumps(stored))
         results = reproduce.reproduce(TINY, out, progress=False, reuse_stale=True)
@@ -274,14 +280,7 @@ def test_a_damaged_part_is_reported_and_recomputed(tiny_run, monkeypatch, capsys
     out, _ = tiny_run
     path = out / "parts" / "lesions.json"
     good = path.read_text()
-    ran = []
-    parts = {
-        name: reproduce.Part(
-            (lambda c, d, run=part.run, n=name: ran.append(n) or run(c, d)), part.kind
-        )
-        for name, part in reproduce.PARTS.items()
-    }
-    monkeypatch.setattr(reproduce, "PARTS", parts)
+    ran = _record_computed_parts(monkeypatch)
     try:
         path.write_text(good[: len(good) // 2])  # truncated JSON
         reproduce.run_parts(TINY, out, progress=True)

@@ -6,10 +6,9 @@ FLUXJAX_NOTEBOOK_QUICK=1, which the notebooks read to choose small sizes; an
 exception in any cell fails the test. Together they take about 3 minutes on two
 cores (mostly JAX compilation), hence ``slow``.
 
-The kernels run XLA's CPU backend with single-threaded Eigen
-(``--xla_cpu_multi_thread_eigen=false``): with the multi-threaded pool a kernel in CI
-once never returned from materialising a vmapped result (cell 11 of notebook 03,
-which takes a second here), a wedge of that pool that others have met too. A
+The kernels inherit the suite's single-threaded Eigen (``XLA_FLAGS``, set in
+conftest.py): with the multi-threaded pool a kernel in CI once never returned from
+materialising a vmapped result (cell 11 of notebook 03, which takes a second here). A
 kernel that still hangs prints every thread's Python stack to the captured stderr
 (``faulthandler``) before the cell's timeout fails the test.
 """
@@ -18,6 +17,7 @@ import os
 from pathlib import Path
 
 import pytest
+from conftest import SINGLE_THREADED_EIGEN
 
 
 NOTEBOOKS = sorted((Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
@@ -55,8 +55,7 @@ def test_notebook_runs(path, monkeypatch):
     monkeypatch.setenv("FLUXJAX_NOTEBOOK_QUICK", "1")
     monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     monkeypatch.setenv("JUPYTER_PLATFORM_DIRS", "1")  # silence jupyter_core's notice
-    flags = os.environ.get("XLA_FLAGS", "")
-    monkeypatch.setenv("XLA_FLAGS", f"{flags} --xla_cpu_multi_thread_eigen=false")
+    assert SINGLE_THREADED_EIGEN in os.environ["XLA_FLAGS"]  # the kernel inherits it
     notebook = nbformat.read(path, as_version=4)
     notebook.cells.insert(0, nbformat.v4.new_code_cell(HANG_REPORT))
     client = nbclient.NotebookClient(

@@ -98,7 +98,8 @@ CHILD = textwrap.dedent(
 @pytest.mark.float64  # the child process runs in float64 too
 def test_sharded_ensembles_equal_one_device(tmp_path):
     out = tmp_path / "sharded.npz"
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4")
+    flags = f"{os.environ['XLA_FLAGS']} --xla_force_host_platform_device_count=4"
+    env = dict(os.environ, XLA_FLAGS=flags)
     env["JAX_PLATFORMS"] = "cpu"
     here = os.path.dirname(__file__)
     subprocess.run(
