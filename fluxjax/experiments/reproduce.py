@@ -327,7 +327,7 @@ def _reproduce(config, out_dir: Path, progress: bool, reuse_stale: bool) -> dict
         "dtype": str(np.asarray(fj.BinaryNetwork([[0.0]], [0.0]).weights).dtype),
         "python": platform.python_version(),
         "git_commit": _git_commit(),
-        **{f"code_{k}": v for k, v in provenance().items() if k != "fluxjax"},
+        "source_sha256": provenance()["source_sha256"],
         "stale_parts": stale,
         "units": "bits",
     }

@@ -450,7 +450,8 @@ def moment_flux_stderr(
     :func:`moment_flux` with the same key (to float rounding), and SE = sqrt((G - 1)
     / G sum_k (V_(-k) - mean_k V_(-k))^2) over the G >= 10 groups (chains or
     blocks). Not differentiable, and cheaper: the score-function surrogate of the
-    gradient is not built (about half of ``moment_flux``'s forward cost).
+    gradient is not built (1.0 s against ``moment_flux``'s 1.7 s at n = 500,
+    T = 5 10^4 on 2 CPU cores).
 
     The SE is sampling noise only. The value is also checked against the
     estimator's regime: the jackknife removes the log-det's O(n^2 / T_eff) bias only
