@@ -30,9 +30,11 @@ def as_float_array(value, name: str, dtype=None, *, booleans: bool = False) -> A
     )
     if is_bool and not booleans:
         raise TypeError(f"{name} must be a real number or array, got booleans")
+    if _is_key(value):
+        raise TypeError(f"{name} must be a real number or array, got a PRNG key")
     try:
         array = jnp.asarray(value)
-    except TypeError as error:
+    except (TypeError, ValueError) as error:  # strings, objects, ragged lists
         raise TypeError(f"{name} must be a real number or array: {error}") from None
     if not (
         jnp.issubdtype(array.dtype, jnp.floating)
@@ -87,12 +89,25 @@ def check_choice(value, name: str, choices: tuple) -> None:
         raise ValueError(f"{name} must be one of {choices}, got {value!r}")
 
 
+def _is_key(value) -> bool:
+    dtype = getattr(value, "dtype", None)
+    return dtype is not None and jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key)
+
+
 def check_neurons(neurons, num_neurons: int, name: str = "neurons") -> tuple[int, ...]:
     """Returns a subset of neuron indices as a tuple of distinct ints in [0, n)."""
     if neurons is None:
         return tuple(range(num_neurons))
-    indices = np.asarray(neurons)
-    if indices.ndim != 1 or not np.issubdtype(indices.dtype, np.integer):
+    try:
+        indices = None if _is_key(neurons) else np.asarray(neurons)
+    except (TypeError, ValueError):  # ragged lists, objects that are no arrays
+        indices = None
+    if (
+        indices is None
+        or indices.ndim != 1
+        or not (indices.size == 0 or np.issubdtype(indices.dtype, np.integer))
+        or np.issubdtype(indices.dtype, np.bool_)
+    ):
         raise TypeError(f"{name} must be a 1-D sequence of integer indices")
     if indices.size == 0:
         raise ValueError(f"{name} must name at least one neuron")
@@ -104,3 +119,40 @@ def check_neurons(neurons, num_neurons: int, name: str = "neurons") -> tuple[int
     if len(set(indices.tolist())) != indices.size:
         raise ValueError(f"{name} must not repeat a neuron")
     return tuple(int(i) for i in indices)
+
+
+def check_groups(groups, num_neurons: int, name: str) -> list[tuple[int, ...]]:
+    """Returns groups of neuron indices (e.g. triplets), each as :func:`check_neurons`."""
+    try:
+        listed = None if isinstance(groups, str) or _is_key(groups) else list(groups)
+    except TypeError:  # not iterable
+        listed = None
+    if listed is None:
+        raise TypeError(
+            f"{name} must be a sequence of groups of neuron indices, e.g. "
+            f"[(0, 1, 2), (3, 4, 5)]; got {type(groups).__name__}"
+        )
+    return [check_neurons(g, num_neurons, name) for g in listed]
+
+
+def as_states(states, name: str = "states") -> Array:
+    """``states`` as an array of binary states ``(..., n)`` (bool, integer or float)."""
+    try:
+        array = None if _is_key(states) else jnp.asarray(states)
+    except (TypeError, ValueError):  # strings, objects, ragged lists
+        array = None
+    if (
+        array is None
+        or array.ndim < 1
+        or not (
+            jnp.issubdtype(array.dtype, jnp.bool_)
+            or jnp.issubdtype(array.dtype, jnp.integer)
+            or jnp.issubdtype(array.dtype, jnp.floating)
+        )
+    ):
+        raise TypeError(f"{name} must be an array of binary states (..., n)")
+    if array.shape[-1] < 1:
+        raise ValueError(
+            f"{name} must hold at least one neuron, got shape {array.shape}"
+        )
+    return array

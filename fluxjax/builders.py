@@ -29,7 +29,7 @@ import jax.random as jr
 import numpy as np
 from jaxtyping import ArrayLike, Float, PRNGKeyArray
 
-from ._checks import check_choice, check_int, check_key
+from ._checks import check_choice, check_int, check_key, check_neurons
 from .network import BinaryNetwork
 
 
@@ -416,15 +416,7 @@ def subnetwork(net: BinaryNetwork, neurons: _Indices) -> BinaryNetwork:
         ([[8.0, 6.0], [2.0, 0.0]], [2.0, 0.0])
     """
     n = net.num_neurons
-    idx = np.asarray(neurons)
-    if idx.ndim != 1 or idx.size == 0 or not np.issubdtype(idx.dtype, np.integer):
-        raise TypeError("neurons must be a non-empty 1-D array of integer indices")
-    if idx.min() < 0 or idx.max() >= n:
-        raise ValueError(
-            f"neurons must lie in [0, {n - 1}], got [{idx.min()}, {idx.max()}]"
-        )
-    if np.unique(idx).size != idx.size:
-        raise ValueError("neurons must not repeat a neuron")
+    idx = np.asarray(check_neurons(neurons, n))
 
     def restrict(value):
         return value if value is None or value.ndim == 0 else value[idx]

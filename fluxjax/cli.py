@@ -61,6 +61,14 @@ def _reproduce(args: argparse.Namespace) -> None:
         results = reproduce(config, args.out, reuse_stale=args.reuse_stale)
     except RuntimeError as error:  # another run holds the output directory
         raise SystemExit(f"fluxjax reproduce: {error}") from None
+    except OSError as error:  # --out cannot be created or written, or a full disk
+        if error.errno is None:
+            raise
+        where = error.filename or args.out
+        raise SystemExit(
+            f"fluxjax reproduce: cannot write {where}: {error.strerror} (finished "
+            "parts are kept; fix it and run again to resume)"
+        ) from None
     print(f"wrote {args.out}/results.json, report.md and figures")
     for claim in results["claims"]:
         verdict = {

@@ -172,6 +172,8 @@ class BinaryNetwork(eqx.Module):
             raise ValueError(
                 f"weights must be square (n, n), got shape {weights.shape}"
             )
+        if weights.shape[0] == 0:
+            raise ValueError("weights must describe at least one neuron, got n = 0")
         if biases.shape != weights.shape[:1]:
             raise ValueError(
                 f"biases must have shape ({weights.shape[0]},), got {biases.shape}"

@@ -44,11 +44,13 @@ from jaxtyping import (
 
 from ._checks import (
     as_float_array,
+    as_states,
     check_choice,
     check_finite,
     check_int,
     check_key,
     check_neurons,
+    is_concrete,
 )
 from ._codes import codes_of, group_codes, pair_counts
 from .network import (
@@ -97,7 +99,7 @@ def state_codes(
         >>> state_codes(jnp.array([[True, False, True], [False, True, False]])).tolist()
         [5, 2]
     """
-    states = jnp.asarray(states)
+    states = as_states(states)
     neurons = check_neurons(neurons, states.shape[-1])
     if len(neurons) > MAX_CODE_NEURONS:
         raise ValueError(
@@ -250,12 +252,14 @@ def simulate(
     n = net.num_neurons
     drive = _check_drive(drive, net, plan, None if batch is None else (batch, "batch"))
     if x0 is not None:
-        x0 = jnp.asarray(x0)
+        x0 = as_float_array(x0, "x0", booleans=True)
         allowed = [(n,)] if batch is None else [(n,), (batch, n)]
         if x0.shape not in allowed:
             raise ValueError(
                 f"x0 must have shape {' or '.join(map(str, allowed))}, got {x0.shape}"
             )
+        if is_concrete(x0) and not np.all(np.isin(np.asarray(x0), (0.0, 1.0))):
+            raise ValueError("x0 must hold binary states (bool, or 0 and 1)")
         x0 = x0.astype(bool)
     if batch is None:
         return _simulate_one(net, key, x0, drive, plan)

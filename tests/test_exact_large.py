@@ -442,7 +442,7 @@ def test_malformed_components_are_refused():
         "overlap": [(0, 1), (1, 2, 3), (4, 5)],
         "cover": [(0, 1), (2, 3)],
         r"lie in \[0, 5\]": [(0, 1), (2, 3), (4, 5, 6)],
-        "empty": [(0, 1), (), (2, 3), (4, 5)],
+        "at least one neuron": [(0, 1), (), (2, 3), (4, 5)],
         r"weights\[2, 3\].*components\[1\] and components\[2\]": [
             (0, 1),
             (2,),

@@ -2,11 +2,14 @@
 a plain numpy simulation of the same network and exact enumeration of the core."""
 
 import dataclasses
+import errno
 import importlib.util
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from typing import NamedTuple
 
 import jax
@@ -14,6 +17,7 @@ import numpy as np
 import pytest
 import reference as ref
 from conftest import random_weights
+from test_scaling import TINY as TINY_SCALING
 from tqdm import tqdm
 
 import fluxjax as fj
@@ -68,6 +72,7 @@ TINY = StudyConfig(
         ceiling_biases=(0.0,),
         noise_levels=(0.0, 1.0),
     ),
+    scaling=TINY_SCALING,  # the scaling part's tiny sizes (tests/test_scaling.py)
     quick=True,
 )
 
@@ -212,7 +217,7 @@ def test_reproduce_resumes_finished_parts(tiny_run, monkeypatch):
         )
     ran = []
     parts = {
-        name: reproduce.Part(lambda c, d, n=name: ran.append(n) or {}, part.kind)
+        name: reproduce.Part(lambda c, d, u, n=name: ran.append(n) or {}, part.kind)
         for name, part in reproduce.PARTS.items()
     }
     monkeypatch.setattr(reproduce, "PARTS", parts)
@@ -233,7 +238,8 @@ def _record_computed_parts(monkeypatch) -> list[str]:
     ran = []
     parts = {
         name: reproduce.Part(
-            (lambda c, d, run=part.run, n=name: ran.append(n) or run(c, d)), part.kind
+            (lambda c, d, u, run=part.run, n=name: ran.append(n) or run(c, d, u)),
+            part.kind,
         )
         for name, part in reproduce.PARTS.items()
     }
@@ -290,6 +296,69 @@ def test_a_damaged_part_is_reported_and_recomputed(tiny_run, monkeypatch, capsys
         assert json.loads(path.read_text())["result"] == json.loads(good)["result"]
     finally:
         path.write_text(good)
+
+
+def _without_timings(value):
+    """``value`` without the entries that hold wall-clock times (they differ per run):
+    the parts' seconds, the metadata, and claim 5's evidence, which quotes seconds."""
+    if isinstance(value, dict):
+        if value.get("claim", "").startswith("5."):
+            value = {k: v for k, v in value.items() if k != "evidence"}
+        return {
+            k: _without_timings(v)
+            for k, v in value.items()
+            if k not in ("seconds", "meta")
+        }
+    if isinstance(value, list):
+        return [_without_timings(v) for v in value]
+    return value
+
+
+@pytest.mark.slow
+def test_a_run_killed_in_a_part_resumes_to_the_uninterrupted_results(
+    tiny_run, tmp_path
+):
+    """SIGKILL in the middle of the scaling part (after its first finished unit);
+    the re-run keeps the finished parts and units and writes the same results.json
+    as the uninterrupted run with the same keys."""
+    out = tmp_path / "killed"
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); "
+        "from test_experiments import TINY; "
+        "from fluxjax.experiments import reproduce; "
+        "reproduce.reproduce(TINY, sys.argv[2], progress=False)"
+    )
+    tests = os.path.dirname(__file__)
+    process = subprocess.Popen([sys.executable, "-c", code, tests, str(out)])
+    units = out / "parts" / "scaling"
+    try:
+        for _ in range(6000):  # at most 10 minutes
+            if process.poll() is not None or any(units.glob("*.json")):
+                break
+            time.sleep(0.1)
+        assert process.poll() is None, "the run ended before it could be killed"
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.kill()
+        process.wait()
+    assert not (out / "results.json").exists()
+    assert not (out / "parts" / "scaling.json").exists()
+    finished = {p.name for p in units.glob("*.json")}
+    assert finished and (out / ".lock").exists()  # left by the killed run
+    ran = []
+    original = reproduce.UnitStore.__call__
+
+    def counting(self, name, kind, compute):
+        return original(self, name, kind, lambda: ran.append(name) or compute())
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(reproduce.UnitStore, "__call__", counting)
+        results = reproduce.reproduce(TINY, out, progress=False)
+    assert not {f"{name}.json" for name in ran} & finished  # finished units kept
+    assert ran  # and the rest computed
+    _, expected = tiny_run
+    assert _without_timings(results) == _without_timings(expected)
+    assert not units.exists()  # the part is written: its units are removed
 
 
 def test_cli_rejects_bad_sizes(capsys):
@@ -376,6 +445,43 @@ def test_two_runs_into_one_directory_fail_cleanly(tmp_path, capsys):
     (tmp_path / ".lock").write_text(str(gone.pid))
     with reproduce._locked(tmp_path):
         assert (tmp_path / ".lock").read_text() == str(os.getpid())
+
+
+def test_cli_reports_an_unwritable_out_or_a_full_disk_in_one_line(
+    tmp_path, monkeypatch
+):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "fluxjax.cli",
+            "reproduce",
+            "--quick",
+            "--out",
+            str(blocker / "out"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "cannot write" in lines[0], done.stderr
+    assert str(blocker) in lines[0]
+    from fluxjax.cli import main
+
+    def full_disk(*args):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "results.json")
+
+    monkeypatch.setattr(reproduce, "_reproduce", full_disk)
+    with pytest.raises(SystemExit) as stopped:
+        main(["reproduce", "--quick", "--out", str(tmp_path / "out")])
+    message = str(stopped.value)
+    assert "No space left on device" in message and "\n" not in message
+    assert not (tmp_path / "out" / ".lock").exists()
 
 
 def _single_bias_changes(biases, delta=0.01):

@@ -232,16 +232,18 @@ def test_stderr_estimate_is_moment_flux_with_an_honest_error_bar():
 @pytest.mark.parametrize(
     ("strength", "problem"), [(2.0, "negative"), (4.0, "not finite")]
 )
-def test_stderr_estimate_warns_outside_its_regime(strength, problem):
+@pytest.mark.parametrize("estimator", ["moment_flux_stderr", "flux_bounds"])
+def test_stderr_estimate_warns_outside_its_regime(strength, problem, estimator):
     """Two assemblies of 15 near-copies: the Gaussian TC exceeds U1 (a negative
-    flux), or R is singular; the estimate says so instead of returning a number."""
+    flux), or R is singular; the estimate says so instead of returning a number,
+    alone or inside its bracket."""
     n = 30
     W = np.zeros((n, n))
     W[:15, :15] = W[15:, 15:] = strength
     np.fill_diagonal(W, 0.0)
     net = fj.BinaryNetwork(W, -W.sum(0) / 2)
     with pytest.warns(UserWarning, match=problem):
-        moment_flux_stderr(net, jax.random.key(0), 100 * n, num_chains=CHAINS)
+        getattr(fj, estimator)(net, jax.random.key(0), 100 * n, num_chains=CHAINS)
 
 
 def test_stderr_estimate_flags_slow_mixing():
@@ -276,6 +278,13 @@ def test_bounds_on_blocks_and_estimate_inside():
     assert exact <= bounds.upper + 4 * bounds.upper_stderr
     value = float(moment_flux(net, jax.random.key(1), STEPS, num_chains=CHAINS))
     assert bounds.lower < value < bounds.upper
+    # the estimate it carries is moment_flux_stderr's for the same key
+    same = moment_flux_stderr(net, jax.random.key(0), STEPS, num_chains=CHAINS)
+    np.testing.assert_allclose(
+        [bounds.estimate, bounds.estimate_stderr], [same.value, same.stderr], rtol=1e-5
+    )
+    error = abs(bounds.estimate - exact)
+    assert error < 4 * bounds.estimate_stderr + MODEL_ERROR_BLOCKS * exact
 
 
 def test_finite_differences_common_random_numbers():

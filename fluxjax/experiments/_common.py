@@ -6,14 +6,19 @@ the one JAX key from which each experiment folds its own.
 """
 
 import dataclasses
-from collections.abc import Sequence
+import functools
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 
 import fluxjax as fj
+from fluxjax.info.moments import moment_flux
 
 from ._results import IndicatorSummary, Summary
 
@@ -98,6 +103,64 @@ class ReservoirConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class ScalingConfig:
+    """Sizes of the scaling study (defaults: the full run).
+
+    Attributes:
+        sizes: the network sizes N.
+        num_seeds: seeds per class and size.
+        classes: the E/I classes ``(J, K)`` (K None: dense).
+        paper_network: whether the paper's 125-neuron network is included.
+        flux_steps_per_neuron: transitions per neuron of every large-n score.
+        min_flux_steps: the fewest transitions of a score (small networks).
+        uniform_offsets: the common biases' offsets from the mean 50 %-firing bias,
+            in units of the temperature.
+        adaptation_steps: updates of the self-organisation rule.
+        adaptation_rate: its rate, in units of the temperature.
+        gradient_steps: Adam steps of ``gradient``.
+        learning_rate: Adam's rate, in units of the temperature.
+        exact_optimum_steps: the most Adam steps of each ``exact_optimum`` start.
+        core_steps: simulated steps of every core-flux score (paper network).
+        core_gradient_samples: transitions per step of the core's soft gradient.
+    """
+
+    sizes: tuple[int, ...] = (10, 30, 100, 300, 1000)
+    num_seeds: int = 5
+    classes: tuple[tuple[float, int | None], ...] = ((1.0, None), (2.0, None), (2.0, 4))
+    paper_network: bool = True
+    flux_steps_per_neuron: int = 100
+    min_flux_steps: int = 20_000
+    uniform_offsets: tuple[float, ...] = (-1.0, -0.5, 0.0, 0.5, 1.0)
+    adaptation_steps: int = 20_000
+    adaptation_rate: float = 0.01
+    gradient_steps: int = 6
+    learning_rate: float = 0.1
+    exact_optimum_steps: int = 100
+    core_steps: int = 1_000_000
+    core_gradient_samples: int = 20_000
+
+    @classmethod
+    def quick(cls) -> "ScalingConfig":
+        """The ``--quick`` sizes: N = 10 and 100, 2 seeds, not the paper's network.
+
+        The estimates' 10^4 transitions at N = 100 are the quick reservoir study's, so
+        that the two parts share compiled programs.
+        """
+        return cls(
+            sizes=(10, 100),
+            num_seeds=2,
+            paper_network=False,
+            min_flux_steps=10_000,
+            uniform_offsets=(-0.5, 0.0, 0.5),
+            adaptation_steps=5_000,
+            gradient_steps=4,
+            exact_optimum_steps=20,
+            core_steps=100_000,
+            core_gradient_samples=5_000,
+        )
+
+
+@dataclasses.dataclass(frozen=True)
 class StudyConfig:
     """Sizes and parameters of the reproduction (defaults: the paper's full run).
 
@@ -129,6 +192,7 @@ class StudyConfig:
             all; it costs about 7 minutes per seed on 2 CPU cores, most of it the
             soft-gradient runs).
         reservoir: the sizes of the reservoir study (:class:`ReservoirConfig`).
+        scaling: the sizes of the scaling study (:class:`ScalingConfig`).
         seed: the simulation seed (one JAX key for the whole study).
         quick: whether this is the reduced ``--quick`` configuration.
     """
@@ -154,6 +218,7 @@ class StudyConfig:
     self_organization_steps: int = 2_000_000
     optimization_seeds: int | None = 5
     reservoir: ReservoirConfig = ReservoirConfig()
+    scaling: ScalingConfig = ScalingConfig()
     seed: int = 0
     quick: bool = False
 
@@ -175,6 +240,7 @@ class StudyConfig:
             self_organization_steps=200_000,
             optimization_seeds=1,
             reservoir=ReservoirConfig.quick(),
+            scaling=ScalingConfig.quick(),
             quick=True,
         )
         return cls(**{**quick, **overrides})
@@ -336,3 +402,43 @@ def best_uniform_biases(
     scores = scores.reshape(len(values), len(cores), *scores.shape[1:])
     totals = scores.reshape(len(values), len(cores), -1).sum(-1)
     return np.asarray(values)[np.argmax(totals, axis=0)], scores
+
+
+def temperature_scale(net: fj.BinaryNetwork) -> float:
+    """The mean temperature: the unit of biases, rates and input weights."""
+    return float(np.mean(np.asarray(net.temperature)))
+
+
+@functools.cache
+def flux_objective(steps: int):
+    """The large-n flux estimate at ``steps`` transitions, as an objective.
+
+    One object per size, so that :func:`fluxjax.optimize_biases` compiles once for
+    all the networks of that size.
+    """
+    return functools.partial(moment_flux, steps=steps)
+
+
+@functools.cache
+def adam(learning_rate: float) -> optax.GradientTransformation:
+    """``optax.adam(learning_rate)``, one object per rate (one compilation)."""
+    return optax.adam(learning_rate)
+
+
+def caught_warnings(function, *args, **kwargs) -> tuple[Any, str]:
+    """``function(*args, **kwargs)`` and the messages of the warnings it gave ("")."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = function(*args, **kwargs)
+    return result, "; ".join(str(w.message) for w in caught)
+
+
+Checkpoints = Callable[[str, Any, Callable[[], Any]], Any]
+"""``checkpoints(name, kind, compute)``: the finished unit of work ``name``, a value of
+type ``kind``; ``compute()`` unless it was stored by an earlier run of the same
+settings and code (:class:`fluxjax.experiments.reproduce.UnitStore`)."""
+
+
+def no_checkpoints(name: str, kind: Any, compute: Callable[[], Any]) -> Any:
+    """Computes every unit: a part run on its own, outside ``fluxjax reproduce``."""
+    return compute()

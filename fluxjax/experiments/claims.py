@@ -17,6 +17,7 @@ from .lesions import LesionsResult
 from .optimization import OptimizationResult
 from .reservoir import HIGHER_IS_BETTER, TASKS, ReservoirResult
 from .resonance import ResonanceResult
+from .scaling import ScalingResult
 
 
 class Study(NamedTuple):
@@ -30,6 +31,7 @@ class Study(NamedTuple):
     controls: ControlsResult
     optimization: OptimizationResult
     reservoir: ReservoirResult
+    scaling: ScalingResult
 
 
 class Claim(NamedTuple):

@@ -28,11 +28,13 @@ import fluxjax as fj
 
 from ._common import (
     TRIPLETS,
+    Checkpoints,
     StudyConfig,
     best_uniform_biases,
     exact_indicator,
     flux_indicator,
     indicator_summary,
+    no_checkpoints,
     record_core,
     summary,
     with_fields,
@@ -118,6 +120,8 @@ def _newton_polish(net: fj.BinaryNetwork, objective, neurons, iterations: int = 
         else:
             break
         sub = sub + step
+        if np.abs(step).max() < 1e-10:
+            break  # quadratic convergence: the next step would be round-off
     return np.asarray(net.biases.at[np.asarray(index)].set(sub))
 
 
@@ -213,9 +217,29 @@ class OptimizationResult(NamedTuple):
     self_organization_converged_at: list[int]
 
 
-def run(config: StudyConfig) -> OptimizationResult:
-    """Optimises each seed's isolated-core biases five ways; scores everything exactly."""
-    networks = config.networks(config.seeds[: config.optimization_seeds])
+class SeedOptimization(NamedTuple):
+    """One seed's optimisations, a unit of work.
+
+    Each method's biases, seconds and objective trace, and the step at which
+    self-organisation settled.
+    """
+
+    biases: dict[str, list[float]]
+    seconds: dict[str, float]
+    curves: dict[str, list[float]]
+    settled: int
+
+
+def run(
+    config: StudyConfig, checkpoints: Checkpoints = no_checkpoints
+) -> OptimizationResult:
+    """Optimises each seed's isolated-core biases five ways; scores everything exactly.
+
+    Each seed's optimisations (:class:`SeedOptimization`) go through
+    ``checkpoints``, so a run that is killed resumes after its last finished seed.
+    """
+    seeds = config.seeds[: config.optimization_seeds]
+    networks = config.networks(seeds)
     cores = [fj.isolated_core(net, groups) for net, groups in networks]
     zero = [with_fields(core, biases=np.zeros(core.num_neurons)) for core in cores]
     key = config.key("optimization")
@@ -223,13 +247,17 @@ def run(config: StudyConfig) -> OptimizationResult:
     seconds = {name: [] for name in methods}
     curves = {name: [] for name in methods}
     converged_at = []
-    for k, start in enumerate(zero):
-        outcome = _optimize_one(start, jax.random.fold_in(key, k), config)
-        for name, (net, secs, curve, *_) in outcome.items():
-            methods[name].append(net)
-            seconds[name].append(secs)
-            curves[name].append(curve)
-        converged_at.append(outcome["self_organized"][3])
+    for k, (seed, start) in enumerate(zip(seeds, zero, strict=True)):
+        outcome = checkpoints(
+            f"seed{seed}",
+            SeedOptimization,
+            functools.partial(_optimize_one, start, jax.random.fold_in(key, k), config),
+        )
+        for name in METHODS:
+            methods[name].append(with_fields(start, biases=outcome.biases[name]))
+            seconds[name].append(outcome.seconds[name])
+            curves[name].append(outcome.curves[name])
+        converged_at.append(outcome.settled)
     gains = [_single_bias_gains(n, _exact_totals) for n in methods["gradient_exact"]]
     full_gains = [
         _single_bias_gains(n, _exact_full_fluxes)
@@ -332,15 +360,16 @@ def _ascend(start: fj.BinaryNetwork, key, objective, config: StudyConfig):
     )
 
 
-def _optimize_one(start: fj.BinaryNetwork, key, config: StudyConfig) -> dict:
-    """One seed's optimisations: ``{method: (net, seconds, trace)}``.
+def _optimize_one(start: fj.BinaryNetwork, key, config: StudyConfig):
+    """One seed's optimisations, as a :class:`SeedOptimization`.
 
     The exact objectives run in float64 (float32 resolves the indicator only to about
     1e-4 bit, too coarse for a ±0.01 local-maximum check); the sampled ones in the
     library's default float32. The Newton polish of the indicator's optimum moves
     only the measured neurons: the unmeasured neuron's bias has no finite optimum
     (silencing it removes input noise from the triplets, so the indicator keeps rising
-    as its bias goes to -inf). Self-organisation adds the step at which it settled.
+    as its bias goes to -inf). The biases are float32 (those of the networks the
+    methods return), so they round-trip through JSON exactly.
     """
     outcome = {
         "gradient_exact": _gradient_optimum(
@@ -391,8 +420,13 @@ def _optimize_one(start: fj.BinaryNetwork, key, config: StudyConfig) -> dict:
     every = snapshots[:: max(1, len(snapshots) // 20)]
     trace = _exact_totals([with_fields(start, biases=b) for b in every]).tolist()
     settled = _converged_at(snapshots, np.asarray(history.steps), 0.5)
-    outcome["self_organized"] = (net, seconds, trace, settled)
-    return outcome
+    outcome["self_organized"] = (net, seconds, trace)
+    return SeedOptimization(
+        biases={k: np.asarray(net.biases).tolist() for k, (net, *_) in outcome.items()},
+        seconds={k: float(secs) for k, (_, secs, _) in outcome.items()},
+        curves={k: [float(v) for v in trace] for k, (*_, trace) in outcome.items()},
+        settled=int(settled),
+    )
 
 
 def _embedded_soft(networks, key, config: StudyConfig) -> EmbeddedSoft:

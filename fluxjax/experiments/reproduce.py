@@ -8,7 +8,9 @@
    A part computed by other code is recomputed (or, with ``reuse_stale``, loaded and
    marked stale in the report); a part file whose content does not have the part's
    layout is reported by name and recomputed. A lock file ``DIR/.lock`` keeps two
-   runs from writing into one directory.
+   runs from writing into one directory. Long parts also store each finished unit
+   of work (one seed) in ``DIR/parts/<part>/`` (:class:`UnitStore`), so a run that
+   is killed in the middle of a part loses at most the unit in flight.
 2. **Judge**: :func:`fluxjax.experiments.claims.judge` decides each claim.
 3. **Render**: :mod:`fluxjax.experiments.report` writes ``report.md`` and the figures;
    ``results.json`` holds the headline table, the claims, every part and the metadata.
@@ -21,6 +23,7 @@ import hashlib
 import json
 import os
 import platform
+import shutil
 import subprocess
 import time
 from collections.abc import Callable
@@ -43,32 +46,41 @@ from . import (
     report,
     reservoir,
     resonance,
+    scaling,
 )
-from ._common import StudyConfig
+from ._common import Checkpoints, StudyConfig
 from ._results import from_json, to_json
 from .claims import Study, judge
 
 
 class Part(NamedTuple):
-    """One part of the study: how to compute it and the type of its result."""
+    """One part of the study: how to compute it and the type of its result.
 
-    run: Callable[[StudyConfig, dict], Any]
+    ``run(config, done, checkpoints)`` gets the finished parts and the store of
+    its finished units of work (parts that checkpoint pass it on).
+    """
+
+    run: Callable[[StudyConfig, dict, Checkpoints], Any]
     kind: type
 
 
 PARTS: dict[str, Part] = {
-    "resonance": Part(lambda c, done: resonance.run(c), resonance.ResonanceResult),
-    "embedding": Part(lambda c, done: embedding.run(c), embedding.EmbeddingResult),
-    "bars": Part(lambda c, done: bars.run(c, done["embedding"]), bars.BarsResult),
+    "resonance": Part(lambda c, done, _: resonance.run(c), resonance.ResonanceResult),
+    "embedding": Part(lambda c, done, _: embedding.run(c), embedding.EmbeddingResult),
+    "bars": Part(lambda c, done, _: bars.run(c, done["embedding"]), bars.BarsResult),
     "fluctuations": Part(
-        lambda c, done: fluctuations.run(c), fluctuations.FluctuationsResult
+        lambda c, done, _: fluctuations.run(c), fluctuations.FluctuationsResult
     ),
-    "lesions": Part(lambda c, done: lesions.run(c), lesions.LesionsResult),
-    "controls": Part(lambda c, done: controls.run(c), controls.ControlsResult),
+    "lesions": Part(lambda c, done, _: lesions.run(c), lesions.LesionsResult),
+    "controls": Part(lambda c, done, _: controls.run(c), controls.ControlsResult),
     "optimization": Part(
-        lambda c, done: optimization.run(c), optimization.OptimizationResult
+        lambda c, done, units: optimization.run(c, units),
+        optimization.OptimizationResult,
     ),
-    "reservoir": Part(lambda c, done: reservoir.run(c), reservoir.ReservoirResult),
+    "reservoir": Part(lambda c, done, _: reservoir.run(c), reservoir.ReservoirResult),
+    "scaling": Part(
+        lambda c, done, units: scaling.run(c, units), scaling.ScalingResult
+    ),
 }
 
 OPTIMIZATION_ONLY = (
@@ -83,6 +95,7 @@ PART_ONLY = {
     "optimization": OPTIMIZATION_ONLY,
     "fluctuations": ("fluctuation_scales",),
     "reservoir": ("reservoir",),
+    "scaling": ("scaling",),
 }
 """The settings that only one part reads, by part: changing them keeps the others."""
 
@@ -175,6 +188,42 @@ def _load_part(
         return None
 
 
+class UnitStore:
+    """The finished units of work of one part, one file each in ``directory``.
+
+    Called as ``store(name, kind, compute)`` (a :data:`Checkpoints`): the stored
+    unit ``name`` if it was computed under ``settings`` by this code, else
+    ``compute()``, written at once. A unit file from other settings or code, or one
+    that cannot be read back as ``kind``, is computed again (a unit of other code
+    is never reused, even with ``--reuse-stale``). :func:`run_parts` removes the
+    directory once the whole part is written.
+    """
+
+    def __init__(self, directory: Path, settings: dict, bar):
+        self.directory, self.settings, self.bar = directory, settings, bar
+
+    def __call__(self, name: str, kind, compute: Callable[[], Any]) -> Any:
+        """The unit ``name`` (a ``kind``): stored, or computed and stored."""
+        path = self.directory / f"{name}.json"
+        if path.exists():
+            try:
+                stored = json.loads(path.read_text())
+                if (
+                    stored.get("config") == self.settings
+                    and stored.get("provenance") == provenance()
+                ):
+                    return from_json(kind, stored["result"])
+            except (ValueError, KeyError, TypeError, AttributeError) as error:
+                self.bar.write(f"{path}: not a readable unit ({error}); computing it")
+        value = compute()
+        self.directory.mkdir(parents=True, exist_ok=True)
+        _write_json(
+            path,
+            {"config": self.settings, "provenance": provenance(), "result": value},
+        )
+        return value
+
+
 def _describe(computed_by) -> str:
     if not isinstance(computed_by, dict):
         return "unrecorded code"
@@ -263,7 +312,8 @@ def run_parts(
             )
             continue
         start = time.perf_counter()
-        done[name] = part.run(config, done)
+        units = UnitStore(parts_dir / name, wanted, bar)
+        done[name] = part.run(config, done, units)
         seconds[name] = time.perf_counter() - start
         _write_json(
             path,
@@ -274,11 +324,28 @@ def run_parts(
                 "result": done[name],
             },
         )
+        shutil.rmtree(units.directory, ignore_errors=True)
         bar.write(f"{name}: {seconds[name]:.0f} s")
-        # Each part compiles its own programs; every XLA CPU executable holds memory
-        # maps, and a long run would approach the kernel's limit (vm.max_map_count).
-        jax.clear_caches()
+        if _memory_maps_in_use() > MAX_MAP_FRACTION:
+            jax.clear_caches()
     return Study(**done), seconds, stale
+
+
+MAX_MAP_FRACTION = 0.25
+"""Compiled programs are dropped between parts once the process holds this fraction
+of the kernel's memory-map limit: every XLA CPU executable holds memory maps, and a
+long run would approach ``vm.max_map_count``. Below it, later parts reuse the programs
+of earlier ones (the same simulations of the same networks)."""
+
+
+def _memory_maps_in_use() -> float:
+    """The fraction of ``vm.max_map_count`` this process uses (1 if unknown)."""
+    try:
+        limit = int(Path("/proc/sys/vm/max_map_count").read_text())
+        with open("/proc/self/maps") as maps:
+            return sum(1 for _ in maps) / limit
+    except (OSError, ValueError):
+        return 1.0
 
 
 def reproduce(
@@ -338,6 +405,7 @@ def _reproduce(config, out_dir: Path, progress: bool, reuse_stale: bool) -> dict
             **table,
             "fluctuations": {**found.conditions, "scale_sweep": found.scale_sweep},
             "reservoir": study.reservoir,
+            "scaling": study.scaling,
             "claims": claims,
             "parts": study._asdict(),
             "meta": meta,

@@ -36,24 +36,29 @@ features costs 257 sigmoids per neuron and step) asks whether each task's best n
 sits at the flux's best noise (recurrence resonance).
 """
 
-import functools
 import itertools
-import warnings
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import matplotlib.pyplot as plt
 import numpy as np
-import optax
 from matplotlib.figure import Figure
 from tqdm import tqdm
 
 import fluxjax as fj
 from fluxjax import reservoir as rc
-from fluxjax.info.moments import moment_flux
 
-from ._common import ReservoirConfig, StudyConfig, summary, with_fields
+from ._common import (
+    ReservoirConfig,
+    StudyConfig,
+    adam,
+    caught_warnings,
+    flux_objective,
+    summary,
+    temperature_scale,
+    with_fields,
+)
 from ._results import Summary
 
 
@@ -200,38 +205,20 @@ def _flux(net: fj.BinaryNetwork, key, config: ReservoirConfig) -> tuple[float, s
     The problem is :func:`fluxjax.moment_flux_stderr`'s warning, if it gave one.
     """
     steps = config.flux_steps_per_neuron * net.num_neurons
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        value, _ = fj.moment_flux_stderr(net, key, steps)
-    return float(value), "; ".join(str(w.message) for w in caught)
-
-
-def _temperature_scale(net: fj.BinaryNetwork) -> float:
-    """The mean temperature: the unit of biases, rates and input weights here."""
-    return float(np.mean(np.asarray(net.temperature)))
+    (value, _), problem = caught_warnings(fj.moment_flux_stderr, net, key, steps)
+    return float(value), problem
 
 
 def _uniform(net: fj.BinaryNetwork, value: float, noise=None) -> fj.BinaryNetwork:
-    scale = _temperature_scale(net)
+    scale = temperature_scale(net)
     biases = np.full(net.num_neurons, value * scale)
     return with_fields(net, biases=biases, noise=noise)
-
-
-@functools.cache
-def _gradient_rule(steps: int, learning_rate: float):
-    """The objective and optimiser of ``flux_gradient``.
-
-    One object per size and rate, so that :func:`fluxjax.optimize_biases` compiles
-    once for all seeds.
-    """
-    objective = functools.partial(moment_flux, steps=steps)
-    return objective, optax.adam(learning_rate)
 
 
 def _settings(net, input_weights, key, config: ReservoirConfig):
     """The networks of :data:`SETTINGS` (same weights), and each one's flux."""
     uniform_key, so_key, grad_key, ip_key, flux_key = jax.random.split(key, 5)
-    scale = _temperature_scale(net)
+    scale = temperature_scale(net)
     zero = with_fields(net, biases=np.zeros(net.num_neurons))
     grid = [_uniform(net, v) for v in config.uniform_biases]
     grid_flux = [_flux(g, uniform_key, config)[0] for g in grid]  # common key: paired
@@ -239,9 +226,8 @@ def _settings(net, input_weights, key, config: ReservoirConfig):
     organized, _ = fj.self_organize(
         zero, so_key, config.adaptation_steps, rate=0.01 * scale
     )
-    objective, optimizer = _gradient_rule(
-        config.flux_steps_per_neuron * net.num_neurons, config.learning_rate * scale
-    )
+    objective = flux_objective(config.flux_steps_per_neuron * net.num_neurons)
+    optimizer = adam(config.learning_rate * scale)
     try:
         gradient, _ = fj.optimize_biases(
             organized,
@@ -299,7 +285,7 @@ def _one_seed(net, seed_key, config: ReservoirConfig, noise_sweep: bool):
     input_key, task_key, settings_key, run_key, sweep_key = jax.random.split(
         seed_key, 5
     )
-    scale = _temperature_scale(net)
+    scale = temperature_scale(net)
     n = net.num_neurons
     input_weights = rc.random_input_weights(
         input_key, 1, n, scale=config.input_scale * scale

@@ -30,7 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-from .._checks import check_int, check_neurons, is_concrete
+from .._checks import check_groups, check_int, check_neurons, is_concrete
 from .._codes import all_states, group_codes
 from ..network import BinaryNetwork, check_network
 from .results import TripletFlux
@@ -521,16 +521,7 @@ def weight_components(net: BinaryNetwork) -> tuple[tuple[int, ...], ...]:
 
 def _check_components(components, n: int) -> list[tuple[int, ...]]:
     """``components`` as a partition of range(n) into tuples, or a ValueError."""
-    if isinstance(components, (str, bytes)) or not hasattr(components, "__iter__"):
-        raise TypeError(
-            "components must be a sequence of sequences of neuron indices, got "
-            f"{type(components).__name__}"
-        )
-    parts = []
-    for k, part in enumerate(components):
-        if hasattr(part, "__len__") and len(part) == 0:
-            raise ValueError(f"components[{k}] is empty")
-        parts.append(check_neurons(part, n, f"components[{k}]"))
+    parts = check_groups(components, n, "components")
     count = np.zeros(n, int)
     for part in parts:
         count[list(part)] += 1
@@ -776,7 +767,7 @@ def exact_triplet_flux(
         (0.105, 0.12)
     """
     _check_size(net, max_neurons, "exact_triplet_flux")
-    groups = [check_neurons(t, net.num_neurons, "triplets") for t in triplets]
+    groups = check_groups(triplets, net.num_neurons, "triplets")
     if len(groups) < 2:
         raise ValueError("triplets must hold at least two groups of neurons")
     pi = stationary_distribution(net, max_neurons=max_neurons)

@@ -125,7 +125,7 @@ _MIN_GROUPS = 10
 
 
 class FluxBounds(NamedTuple):
-    """A bracket lower <= I <= upper on the flux, in bits, with standard errors.
+    """A bracket lower <= I <= upper on the flux, and the estimate inside, in bits.
 
     Attributes:
         lower: I(X_t; X'_B) for the subset ``neurons`` B (a lower bound on I).
@@ -133,6 +133,9 @@ class FluxBounds(NamedTuple):
         lower_stderr: batch-means standard error of ``lower``.
         upper_stderr: batch-means standard error of ``upper``.
         neurons: the subset B, as a tuple of indices.
+        estimate: the jackknifed estimate U1 - TC_G of the same samples (the value
+            of :func:`moment_flux_stderr` with the same key and options).
+        estimate_stderr: its jackknife standard error.
     """
 
     lower: Float[Array, ""]
@@ -140,6 +143,8 @@ class FluxBounds(NamedTuple):
     lower_stderr: Float[Array, ""]
     upper_stderr: Float[Array, ""]
     neurons: tuple[int, ...]
+    estimate: Float[Array, ""]
+    estimate_stderr: Float[Array, ""]
 
 
 # ---------------------------------------------------------------------------
@@ -493,15 +498,19 @@ def moment_flux_stderr(
     )
     _warn_regime(steps, net.num_neurons)
     value, stderr = _moment_estimate(net, key, steps, num_chains, burn_in)
+    _warn_outside_regime("moment_flux_stderr", value, stderr)
+    return Estimate(value, stderr)
+
+
+def _warn_outside_regime(caller: str, value, stderr) -> None:
+    """Warns with :func:`_regime_problem`'s reason, if the estimate has one."""
     problem = _regime_problem(float(value), float(stderr))
     if problem is not None:
         warnings.warn(
-            f"moment_flux_stderr: {problem}; the estimate "
-            f"{float(value):.4g} ± {float(stderr):.2g} bit is outside the validated "
-            "regime",
-            stacklevel=2,
+            f"{caller}: {problem}; the estimate {float(value):.4g} ± "
+            f"{float(stderr):.2g} bit is outside the validated regime",
+            stacklevel=3,
         )
-    return Estimate(value, stderr)
 
 
 def _regime_problem(value: float, stderr: float) -> str | None:
@@ -568,7 +577,7 @@ def _greedy_subset(moments: _Moments, k: int) -> tuple[int, ...]:
             subset = [*chosen, int(j)]
             sign, logdet = np.linalg.slogdet(R[np.ix_(subset, subset)])
             score = single[subset].sum() + 0.5 * logdet if sign > 0 else -np.inf
-            if score > best_score:
+            if best is None or score > best_score:  # R singular: any neuron will do
                 best, best_score = int(j), score
         chosen.append(best)
     return tuple(chosen)
@@ -584,10 +593,12 @@ def _np_entropy(m, mbar):
 
 @eqx.filter_jit
 def _bound_moments(net, key, steps, num_chains, burn_in):
+    """The samples, their per-group sums and the jackknifed estimate (bits)."""
     width = _probability_width(net)
     x, x_next, groups, size = _samples(net, key, steps, num_chains, burn_in, width)
     _, _, centre, sums = _sample_sums(net, x, x_next, groups, size)
-    return x, sums, centre, groups, size
+    _, value, stderr = _jackknife(sums, centre, _phi)
+    return x, sums, centre, groups, size, value / _LN2, stderr / _LN2
 
 
 def _per_group(sums: _Sums) -> _Sums:
@@ -599,10 +610,12 @@ def _per_group(sums: _Sums) -> _Sums:
 
 
 @eqx.filter_jit
-def _subset_information(net, x, subset, groups, size):
-    """Per-group I(X; X'_B) in nats, B = ``subset``, from the exact 2^|B| mixture."""
-    k = len(subset)
-    index = jnp.asarray(subset)
+def _subset_information(net, x, index, groups, size):
+    """Per-group I(X; X'_B) in nats from the exact 2^|B| mixture.
+
+    B is ``index``, an array, so that every subset of one size shares a compilation.
+    """
+    k = index.shape[0]
     dtype = net.weights.dtype
     codes = all_states(k, dtype)
 
@@ -651,8 +664,11 @@ def flux_bounds(
     The lower bound is O(|B|) bits and is weak at large n (hundreds of bits of flux
     against at most 12); any distribution-free lower bound from T samples is
     O(log T) (McAllester & Stratos 2020), so nothing sampled closes the gap; the
-    estimate :func:`moment_flux` lies in between. The plug-in H(q_B) is biased low
-    by O(2^|B| / T), which keeps ``lower`` a bound on average. Not differentiable.
+    estimate lies in between, and is returned too: the jackknifed U1 - TC_G of the
+    same samples, as :func:`moment_flux_stderr` gives it for the same key (one
+    simulation for both: 5.7 s at n = 1000, T = 10^5 on 2 CPU cores, against 5.1 s
+    for the estimate alone). The plug-in H(q_B) is biased low by O(2^|B| / T), which
+    keeps ``lower`` a bound on average. Not differentiable.
 
     Args:
         net: the network (any n).
@@ -664,11 +680,16 @@ def flux_bounds(
         neurons: B itself (at most 12 distinct indices); default the greedy choice.
 
     Returns:
-        A :class:`FluxBounds` (lower, upper, lower_stderr, upper_stderr, neurons).
+        A :class:`FluxBounds` (lower, upper, lower_stderr, upper_stderr, neurons,
+        estimate, estimate_stderr).
 
     Raises:
         ValueError: bad ``steps``, ``subset_size`` or ``neurons``.
         TypeError: ``net`` not a BinaryNetwork or ``key`` not a PRNG key.
+
+    Warns:
+        UserWarning: the estimate is outside its validated regime, as in
+            :func:`moment_flux_stderr` (the bracket itself holds at any ``steps``).
 
     Examples:
         >>> net = BinaryNetwork(2.0 * jnp.eye(4)[::-1], -jnp.ones(4))
@@ -680,6 +701,7 @@ def flux_bounds(
         net, key, steps, num_chains, burn_in, 0
     )
     n = net.num_neurons
+    _warn_regime(steps, n)
     if neurons is None:
         if subset_size is None:
             subset_size = min(MAX_BOUND_NEURONS, n)
@@ -691,11 +713,16 @@ def flux_bounds(
             )
     else:
         neurons = _check_subset(neurons, n)
-    x, sums, centre, groups, size = _bound_moments(net, key, steps, num_chains, burn_in)
+    x, sums, centre, groups, size, estimate, estimate_stderr = _bound_moments(
+        net, key, steps, num_chains, burn_in
+    )
+    _warn_outside_regime("flux_bounds", estimate, estimate_stderr)
     total = jax.tree.map(lambda a: jnp.sum(a, 0), sums)
     if neurons is None:
         neurons = _greedy_subset(_moments(total, centre), subset_size)
-    lower, lower_groups = _subset_information(net, x, neurons, groups, size)
+    lower, lower_groups = _subset_information(
+        net, x, jnp.asarray(neurons), groups, size
+    )
     means = _per_group(sums)
     upper_groups = jax.vmap(
         lambda s: jnp.sum(_entropy_of(s.fire, s.silent) - s.entropy)
@@ -714,6 +741,8 @@ def flux_bounds(
         stderr(lower_groups) / _LN2,
         stderr(upper_groups) / _LN2,
         tuple(int(i) for i in neurons),
+        estimate,
+        estimate_stderr,
     )
 
 

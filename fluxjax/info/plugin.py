@@ -22,7 +22,13 @@ import jax.random as jr
 import numpy as np
 from jaxtyping import Array, ArrayLike, Bool, Float, Integer, PRNGKeyArray, Shaped
 
-from .._checks import check_choice, check_int, check_key, check_neurons, is_concrete
+from .._checks import (
+    check_choice,
+    check_groups,
+    check_int,
+    check_key,
+    is_concrete,
+)
 from .._codes import codes_of, group_codes, pair_counts
 from .results import Estimate, TripletFlux
 
@@ -389,7 +395,7 @@ def plugin_triplet_flux(states: Bool[ArrayLike, "*batch T n"], triplets) -> Trip
     if not jnp.issubdtype(states.dtype, jnp.bool_) or states.ndim < 2:
         raise TypeError("states must be a bool array of shape (..., T, n)")
     _check_length(states, 2)
-    groups = [check_neurons(g, states.shape[-1], "triplets") for g in triplets]
+    groups = check_groups(triplets, states.shape[-1], "triplets")
     if len(groups) < 2 or any(len(g) > 3 for g in groups):
         raise ValueError("triplets must be at least two groups of at most 3 neurons")
     if len({i for g in groups for i in g}) != sum(map(len, groups)):

@@ -54,10 +54,14 @@ class Reservoir(eqx.Module):
         input_weights = as_float_array(
             input_weights, "input_weights", network.weights.dtype
         )
-        if input_weights.ndim != 2 or input_weights.shape[1] != n:
+        if (
+            input_weights.ndim != 2
+            or input_weights.shape[1] != n
+            or input_weights.shape[0] < 1
+        ):
             raise ValueError(
-                f"input_weights must have shape (d, {n}) for a network of {n} "
-                f"neurons, got {input_weights.shape}"
+                f"input_weights must have shape (d, {n}) with d >= 1 inputs for a "
+                f"network of {n} neurons, got {input_weights.shape}"
             )
         check_finite(input_weights, "input_weights")
         self.network = network

@@ -332,7 +332,8 @@ def memory_capacity(
         features.shape[-2],
         ridge,
         max_delay,
-        "the targets u(t - k) of the first training row must be inputs of the run",
+        "the targets u(t - k), k <= max_delay, of the first training row must be "
+        "inputs of the run",
     )
     ridge = _check_task_ridge(ridge, features.dtype)
     return _memory_capacity(features, inputs, split, max_delay, ridge)
@@ -386,8 +387,10 @@ def narma10(inputs: Real[ArrayLike, " T"]) -> Float[Array, " T"]:
         [0.1, 0.1305, 0.14065]
     """
     inputs = _as_float(inputs, "inputs")
-    if inputs.ndim != 1:
-        raise ValueError(f"inputs must be a 1-D series (T,), got shape {inputs.shape}")
+    if inputs.ndim != 1 or inputs.shape[0] < 1:
+        raise ValueError(
+            f"inputs must be a 1-D series (T,) with T >= 1, got shape {inputs.shape}"
+        )
     check_finite(inputs, "inputs")
     targets = _narma10(inputs)
     largest = jnp.max(jnp.abs(targets))
@@ -558,8 +561,8 @@ def parity_bits(
         features.shape[-2],
         ridge,
         max_delay + 2,
-        "the targets u(t - τ) u(t - τ - 1) u(t - τ - 2) of the first training row "
-        "must be inputs of the run",
+        "the targets u(t - τ) u(t - τ - 1) u(t - τ - 2), τ <= max_delay, of the "
+        "first training row must be inputs of the run",
     )
     ridge = _check_task_ridge(ridge, features.dtype)
     return _parity_bits(features, inputs, split, max_delay, ridge)

@@ -1,0 +1,209 @@
+"""The scaling study on tiny sizes: exact scores against a plain numpy enumeration,
+the bracket around every estimate, the verdict's arithmetic, and resuming a killed
+run from its finished units."""
+
+import dataclasses
+import json
+
+import jax
+import numpy as np
+import pytest
+import reference as ref
+from tqdm import tqdm
+
+import fluxjax as fj
+from fluxjax.experiments import reproduce, scaling
+from fluxjax.experiments._common import ScalingConfig, StudyConfig
+from fluxjax.experiments._results import Summary, to_json
+
+
+TINY = ScalingConfig(
+    sizes=(10, 30),
+    num_seeds=2,
+    classes=((2.0, 4),),
+    paper_network=False,
+    min_flux_steps=3_000,
+    uniform_offsets=(-0.5, 0.0, 0.5),
+    adaptation_steps=2_000,
+    gradient_steps=3,
+    exact_optimum_steps=40,
+)
+STUDY = StudyConfig(num_seeds=2, scaling=TINY)
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return scaling.run(STUDY)
+
+
+def _network(n: int, seed: int, biases) -> fj.BinaryNetwork:
+    """The study's E/I network of class (J = 2, K = 4), rebuilt with ``biases``."""
+    net = fj.ei_network(
+        n, key=jax.random.fold_in(jax.random.key(seed), n), strength=2.0, in_degree=4
+    )
+    return fj.BinaryNetwork(net.weights, biases)
+
+
+def _reference_flux(net: fj.BinaryNetwork) -> float:
+    W, b = (np.asarray(a, np.float64) for a in (net.weights, net.biases))
+    return ref.flux(W, b)
+
+
+def test_exact_sizes_are_scored_by_numpy_enumeration(tiny):
+    """At N = 10 the zero-bias score is the enumerated flux, and the uniform setting
+    scores the best enumerated flux of the common-bias grid."""
+    for run in (r for r in tiny.runs if r.n == 10):
+        zero = _network(10, run.seed, np.zeros(10))
+        assert run.scores["zero"].flux == pytest.approx(_reference_flux(zero), 1e-4)
+        centre = float(np.mean(-np.asarray(zero.weights).sum(0) / 2))
+        grid = [
+            _reference_flux(_network(10, run.seed, np.full(10, centre + v)))
+            for v in TINY.uniform_offsets
+        ]
+        assert run.scores["uniform"].flux == pytest.approx(max(grid), 1e-4)
+        assert all(
+            s.stderr == 0 and s.lower == s.upper == s.flux for s in run.scores.values()
+        )
+
+
+def test_exact_optimum_is_the_best_setting(tiny):
+    """Converged ascent on the exact flux from the rule's and the uniform start."""
+    for run in (r for r in tiny.runs if r.exact):
+        best = max(s.flux for name, s in run.scores.items() if name != "exact_optimum")
+        assert run.scores["exact_optimum"].flux >= best - 1e-3
+
+
+def test_estimates_lie_in_their_brackets(tiny):
+    for run in (r for r in tiny.runs if not r.exact):
+        for score in run.scores.values():
+            assert score.lower - 4 * score.stderr <= score.flux
+            assert score.flux <= score.upper + 4 * score.stderr
+
+
+def test_the_rule_fires_each_neuron_half_the_time(tiny):
+    for run in tiny.runs:
+        assert run.scores["self_organized"].rate_deviation < 0.05
+        assert (
+            run.scores["zero"].rate_deviation
+            > run.scores["self_organized"].rate_deviation
+        )
+
+
+def _run(seed: int, **fluxes) -> scaling.NetworkRun:
+    scores = {
+        name: scaling.Score(flux, stderr, None, None, 0.0)
+        for name, (flux, stderr) in fluxes.items()
+    }
+    return scaling.NetworkRun("net", 100, seed, False, scores, False, [])
+
+
+def test_verdict_arithmetic():
+    """Seed 0: the gradient wins by 0.5 bit, above 1 % (0.105) and 2 SE (0.28);
+    seed 1: by 0.05 bit, below 1 %; seed 2: the rule is best (gap 0)."""
+    group = [
+        _run(0, self_organized=(10.0, 0.1), gradient=(10.5, 0.1), zero=(5.0, 0.1)),
+        _run(1, self_organized=(10.0, 0.1), gradient=(10.05, 0.1), zero=(5.0, 0.1)),
+        _run(2, self_organized=(10.0, 0.1), gradient=(9.9, 0.1), zero=(5.0, 0.1)),
+    ]
+    verdict = scaling._verdict(group)
+    gaps = [0.5 / 10.5, 0.05 / 10.05, 0.0]
+    assert verdict.gap.mean == pytest.approx(np.mean(gaps))
+    assert verdict.gap.sd == pytest.approx(np.std(gaps, ddof=1))
+    assert (verdict.beaten, verdict.seeds, verdict.finds_optimum) == (1, 3, True)
+    assert verdict.best_setting == "gradient"
+    # a large standard error hides the 0.5-bit win
+    noisy = [_run(0, self_organized=(10.0, 0.3), gradient=(10.5, 0.3))]
+    assert scaling._verdict(noisy).beaten == 0
+    both = [group[0], _run(1, self_organized=(10.0, 0.1), gradient=(10.5, 0.1))]
+    assert not scaling._verdict(both).finds_optimum
+    answer = scaling._answer([verdict, scaling._verdict(both)])
+    assert answer.startswith("Not everywhere: the rule falls short in net from N = 100")
+    assert scaling._answer([verdict]).startswith("Yes, everywhere tested.")
+
+
+def test_rows_summarise_the_runs(tiny):
+    for row in tiny.rows:
+        fluxes = [
+            r.scores[row.setting].flux
+            for r in tiny.runs
+            if (r.network, r.n) == (row.network, row.n)
+        ]
+        assert row.flux == Summary(np.mean(fluxes), np.std(fluxes, ddof=1), 2)
+        assert row.flux_per_neuron.mean == pytest.approx(np.mean(fluxes) / row.n)
+
+
+class Interrupted(Exception):
+    pass
+
+
+def test_a_killed_run_resumes_from_its_finished_units(tiny, tmp_path, capsys):
+    """Stopped after two units, the run resumes with the other two and gives the
+    uninterrupted result; a damaged unit file is recomputed, and so is one of
+    other settings."""
+    settings = reproduce._config_dict(STUDY, "scaling")
+    store = reproduce.UnitStore(tmp_path / "scaling", settings, tqdm(disable=True))
+    computed = []
+
+    def stopping(name, kind, compute):
+        if len(computed) == 2:
+            raise Interrupted
+        computed.append(name)
+        return store(name, kind, compute)
+
+    with pytest.raises(Interrupted):
+        scaling.run(STUDY, stopping)
+    assert len(list((tmp_path / "scaling").glob("*.json"))) == 2
+
+    def counting(name, kind, compute):
+        return store(name, kind, lambda: computed.append(name) or compute())
+
+    computed.clear()
+    resumed = scaling.run(STUDY, counting)
+    assert len(computed) == 2  # the two units that had not finished
+    assert to_json(resumed) == to_json(tiny)
+
+    first = sorted((tmp_path / "scaling").glob("*.json"))[0]
+    first.write_text(first.read_text()[:100])  # truncated
+    other = dict(settings, seed=1)
+    second = sorted((tmp_path / "scaling").glob("*.json"))[1]
+    stored = json.loads(second.read_text())
+    second.write_text(json.dumps({**stored, "config": other}))
+    computed.clear()
+    again = scaling.run(STUDY, counting)
+    assert sorted(computed) == sorted([first.stem, second.stem])
+    assert to_json(again) == to_json(tiny)
+    assert f"{first}: not a readable unit" in capsys.readouterr().out
+
+
+def test_core_scores_match_the_enumerated_flux_of_the_core():
+    """The core scorer (Miller-Madow plug-in of the core's states) of a 4-neuron
+    core inside a 10-neuron network, against the enumerated I(x_S(t); x_S(t+1))."""
+    rng = np.random.default_rng(3)
+    W = rng.normal(0.0, 1.5, (10, 10))
+    np.fill_diagonal(W, 0.0)
+    b = -W.sum(0) / 2
+    core = (0, 1, 2, 3)
+    score, problem = scaling._core_scorer(jax.random.key(0), core, 200_000)(
+        fj.BinaryNetwork(W, b)
+    )
+    exact = ref.subset_flux(W, b, list(core))
+    assert problem == "" and score.lower is None
+    assert abs(score.flux - exact) < 4 * score.stderr + 0.005, (score, exact)
+
+
+@pytest.mark.slow
+def test_the_paper_network_is_scored_whole_and_by_its_core():
+    config = dataclasses.replace(
+        TINY, core_steps=20_000, core_gradient_samples=2_000, gradient_steps=2
+    )
+    whole, core = scaling._paper_runs(STUDY, 42, jax.random.key(0), config)
+    assert (whole.n, core.n) == (125, 10)
+    assert set(whole.scores) == set(core.scores) == set(scaling.SETTINGS[:4])
+    for score in whole.scores.values():
+        assert score.lower - 4 * score.stderr <= score.flux
+        assert score.flux <= score.upper + 4 * score.stderr
+    assert all(s.lower is None for s in core.scores.values())
+    # the rule: every neuron near 50 % firing, the core's included
+    assert whole.scores["self_organized"].rate_deviation < 0.05
+    assert core.scores["self_organized"].rate_deviation < 0.05
+    assert core.scores["zero"].rate_deviation > 0.1  # the paper's core is driven
