@@ -545,8 +545,8 @@ COLORS = dict(
 
 def plot(result: ScalingResult) -> Figure:
     """Flux per neuron against N per setting (one panel per class), and the gap."""
-    labels = list(dict.fromkeys(r.network for r in result.rows if r.n != 125))
-    labels = [x for x in labels if not x.startswith(PAPER)]
+    networks = dict.fromkeys(r.network for r in result.rows)
+    labels = [x for x in networks if not x.startswith(PAPER)]  # E/I classes
     fig, axes = plt.subplots(1, len(labels) + 1, figsize=(4 * (len(labels) + 1), 3.6))
     for ax, label in zip(axes, labels, strict=False):
         for name, color in COLORS.items():
