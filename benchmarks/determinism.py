@@ -6,6 +6,9 @@ raw bytes) a fixed set of results, computed
 - batched and one replica at a time (``simulate`` of 8 replicas against 8 calls);
 - with ``jax.jit`` and under ``jax.disable_jit()``;
 - on 1 and on 4 CPU devices (a child process with 4 host devices);
+- on all of this machine's cores and on one (a child pinned to one core: XLA:CPU
+  partitions large reductions and contractions by its thread count, so these may
+  differ in the last bits; reported, not a property fluxjax controls);
 - on the CPU and, when one is present, on the GPU (``jax.devices("gpu")``), where it
   also times ``simulate`` (N = 125 and 1000, 64 replicas) and one ``soft_flux``
   value + gradient (N = 125 and 1000, T = 10^5) beside this CPU's.
@@ -85,13 +88,14 @@ def batching_and_jit() -> list[dict]:
     ]
 
 
-def four_devices() -> dict[str, str]:
-    """The fingerprints in a child process with 4 CPU devices."""
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4"}
+def in_child(xla_flags: str = "", cores: int | None = None) -> dict[str, str]:
+    """The fingerprints in a child process with ``xla_flags``, on ``cores`` cores."""
+    flags = f"{os.environ.get('XLA_FLAGS', '')} {xla_flags}".strip()
+    env = {**os.environ, "XLA_FLAGS": flags}
+    pin = "" if cores is None else f"os.sched_setaffinity(0, range({cores})); "
     code = (
-        "import json, sys; sys.path.insert(0, sys.argv[1]); import determinism, jax; "
-        "assert len(jax.devices()) == 4; "
-        "print(json.dumps(determinism.fingerprints()))"
+        f"import json, os, sys; {pin}sys.path.insert(0, sys.argv[1]); "
+        "import determinism; print(json.dumps(determinism.fingerprints()))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code, os.path.dirname(__file__)],
@@ -145,9 +149,16 @@ def main() -> None:
     cpu = jax.devices("cpu")[0]
     checks = batching_and_jit()
     on_cpu = fingerprints(cpu)
-    on_four = four_devices()
+    on_four = in_child("--xla_force_host_platform_device_count=4")
     for name, digest in on_cpu.items():
         checks.append(_check(f"{name}: 1 = 4 CPU devices", digest, on_four[name]))
+    cores = len(os.sched_getaffinity(0))
+    if cores > 1:  # XLA:CPU splits reductions by its thread count
+        on_one = in_child(cores=1)
+        for name, digest in on_cpu.items():
+            checks.append(
+                _check(f"{name}: {cores} cores = 1 core", digest, on_one[name])
+            )
     try:
         gpu = jax.devices("gpu")[0]
     except RuntimeError:

@@ -10,7 +10,9 @@ the difference is far below what is asked of the number.
   networks, W ~ N(0, 2^2), biases -colsum/2 + N(0, 1), noise 0);
 - plug-in flux (plain and Miller-Madow) of one trajectory, N = 6 and 10, T = 10^5;
 - ``soft_flux`` (N = 8, T = 10^5) and ``moment_flux_stderr`` (N = 100 and 1000,
-  T = 100 N) with the same key.
+  T = 100 N) with the same key;
+- the ±0.01 single-bias gains of exact flux (N = 6, 10, 12): their float32 error,
+  against the resolution below which ``fj.single_bias_gains`` refuses them.
 
 Run:
     python benchmarks/precision.py [--quick] [--out FILE]
@@ -102,6 +104,33 @@ def sampled_rows(quick: bool) -> list[dict]:
     return rows
 
 
+def gain_rows(sizes) -> list[dict]:
+    """The ±0.01 single-bias gains of exact flux: their float32 round-off, in units
+    of eps32 max(|F|, 1), against the RESOLUTION_ULPS that single_bias_gains refuses."""
+    from fluxjax.optimize import RESOLUTION_ULPS, _single_bias_gains
+
+    rows = []
+    for n in sizes:
+        (f32, g32), (f64, g64) = _both(
+            lambda dtype, n=n: _single_bias_gains(
+                _network(n, dtype), fj.exact_flux, 0.01
+            )
+        )
+        ulps = np.abs(g32 - g64).max() / (np.finfo(np.float32).eps * max(abs(f64), 1))
+        rows.append(
+            {
+                "N": n,
+                "largest |gain| (bit, float64)": f"{np.abs(g64).max():.1e}",
+                "smallest |gain|": f"{np.abs(g64).min():.1e}",
+                "float32 gain error (bit)": f"{np.abs(g32 - g64).max():.1e}",
+                "in eps32 max(|F|, 1)": f"{ulps:.0f}",
+                "refused below": f"{RESOLUTION_ULPS} eps32 max(|F|, 1)",
+            }
+        )
+        print(rows[-1], flush=True)
+    return rows
+
+
 def _sampled(name, n, single, double, stderr=None) -> dict:
     (v32, se32), (v64, _) = single, double
     row = {
@@ -125,11 +154,12 @@ def main() -> None:
     args = parser.parse_args()
     sizes = (2, 4, 6, 8, 10) if args.quick else (2, 4, 6, 8, 10, 12, 13, 14)
     rows = exact_rows(sizes) + sampled_rows(args.quick)
-    columns = list(rows[0])
+    gains = gain_rows((6, 10) if args.quick else (6, 10, 12))
     text = "\n\n".join(
         [
             header("float32 against float64", dtype="float32 and float64", threads=0),
-            markdown_table(rows, columns),
+            markdown_table(rows, list(rows[0])),
+            markdown_table(gains, list(gains[0])),
         ]
     )
     print(text)

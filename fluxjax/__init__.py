@@ -46,6 +46,7 @@ from .optimize import (
     hill_climb as hill_climb,
     optimize_biases as optimize_biases,
     self_organize as self_organize,
+    single_bias_gains as single_bias_gains,
 )
 from .simulate import (
     simulate as simulate,

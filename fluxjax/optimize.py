@@ -601,3 +601,95 @@ def _hill_climb(
         propose, (net.biases, start), jnp.arange(iterations)
     )
     return biases, values, accepted
+
+
+RESOLUTION_ULPS = 256
+"""Round-off of an exact objective, in units of eps(dtype) * max(|F|, 1 bit).
+
+Measured on the float32 single-bias gains of exact flux and of the triplet indicator
+of random 6-12-neuron networks: errors up to 37 eps |F| (``benchmarks/precision.py``'s
+``gain_rows``: up to 10).
+"""
+
+
+def single_bias_gains(
+    net: BinaryNetwork,
+    objective: Callable[[BinaryNetwork], ArrayLike],
+    *,
+    delta: float = 0.01,
+) -> Float[Array, " n"]:
+    """g_i = max(F(v + delta e_i), F(v - delta e_i)) - F(v): the local-maximum check.
+
+    At a local maximum of a deterministic objective F (e.g. :func:`exact_flux`)
+    every g_i is negative (about H_ii delta^2 / 2). A gain is meaningful only above
+    the objective's round-off, ``RESOLUTION_ULPS * eps * max(|F(v)|, 1)`` in the
+    network's dtype (float32: 3e-5 bit per bit of F); if any |g_i| is below it,
+    this raises instead of returning round-off.
+
+    Args:
+        net: the network; its dtype sets the precision of F.
+        objective: a deterministic ``f(net) -> scalar``, e.g. ``fluxjax.exact_flux``.
+        delta: the bias change (finite, > 0).
+
+    Returns:
+        The ``(n,)`` gains, in the objective's units.
+
+    Raises:
+        ValueError: a gain is below the resolution (in float32: compute in float64,
+            ``jax.enable_x64(True)`` and ``BinaryNetwork(..., dtype=jnp.float64)``).
+
+    Examples:
+        >>> with jax.enable_x64(True):
+        ...     net = random_network(4, key=jax.random.key(0), dtype=jnp.float64)
+        ...     gains = np.asarray(single_bias_gains(net, exact_flux))
+        >>> gains.shape, bool(gains.max() > 0)  # a random bias is not the optimum
+        ((4,), True)
+    """
+    check_network(net)
+    if not callable(objective):
+        raise TypeError(
+            f"objective must be a callable net -> scalar, got {objective!r}"
+        )
+    number = isinstance(delta, (int, float)) and not isinstance(delta, bool)
+    if not (number and math.isfinite(delta) and delta > 0):
+        raise ValueError(f"delta must be a finite number > 0, got {delta!r}")
+    value, gains = _single_bias_gains(net, objective, delta)
+    if not (np.isfinite(float(value)) and np.all(np.isfinite(np.asarray(gains)))):
+        raise ValueError(
+            f"single_bias_gains: the objective is not finite at the biases or at "
+            f"the biases moved by delta = {delta}"
+        )
+    dtype = net.biases.dtype
+    resolution = (
+        RESOLUTION_ULPS * float(jnp.finfo(dtype).eps) * max(abs(float(value)), 1.0)
+    )
+    below = int(np.sum(np.abs(np.asarray(gains)) < resolution))
+    if below:
+        advice = (
+            "compute in float64: with jax.enable_x64(True), pass "
+            "BinaryNetwork(net.weights, net.biases, net.temperature, net.noise, "
+            f"dtype=jnp.float64), or a larger delta than {delta}"
+            if jnp.finfo(dtype).bits < 64
+            else f"use a larger delta than {delta}"
+        )
+        raise ValueError(
+            f"single_bias_gains: {below} of {gains.size} gains are below the "
+            f"{jnp.dtype(dtype).name} resolution of the objective ({resolution:.1e} "
+            f"at F = {float(value):.4g}; smallest |gain| "
+            f"{float(np.min(np.abs(np.asarray(gains)))):.1e}): they would be "
+            f"round-off; {advice}"
+        )
+    return gains
+
+
+@eqx.filter_jit
+def _single_bias_gains(net, objective, delta):
+    n = net.num_neurons
+    moves = delta * jnp.concatenate([jnp.eye(n), -jnp.eye(n)]).astype(net.biases.dtype)
+
+    def value(biases):
+        return jnp.asarray(objective(eqx.tree_at(lambda m: m.biases, net, biases)))
+
+    F = value(net.biases)
+    values = jax.lax.map(value, net.biases + moves)
+    return F, jnp.max((values - F).reshape(2, n), axis=0)

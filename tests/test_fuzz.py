@@ -221,6 +221,10 @@ FUNCTIONS = {
     "hill_climb.step_size": lambda v: fj.hill_climb(
         NET, KEY, _exact, iterations=2, step_size=v
     ),
+    "single_bias_gains.delta": lambda v: fj.single_bias_gains(
+        NET, fj.exact_flux, delta=v
+    ),
+    "single_bias_gains.objective": lambda v: fj.single_bias_gains(NET, v),
     "self_organize.steps": lambda v: fj.self_organize(NET, KEY, v),
     "self_organize.rate": lambda v: fj.self_organize(NET, KEY, 20, rate=v),
     "self_organize.target": lambda v: fj.self_organize(NET, KEY, 20, target=v),

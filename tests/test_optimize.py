@@ -15,6 +15,7 @@ import jax.random as jr
 import numpy as np
 import optax
 import pytest
+import reference as ref
 import scipy.optimize
 from conftest import random_weights
 
@@ -338,3 +339,64 @@ def test_runs_with_the_same_objective_and_optimizer_compile_once(getkey):
     assert len(traces) == 1
     fj.optimize_biases(net, getkey(), lambda n, k: objective(n, k), steps=3)
     assert len(traces) == 2
+
+
+# ---------------------------------------------------------------------------
+# single_bias_gains: the local-maximum check, and its precision guard
+# ---------------------------------------------------------------------------
+
+
+def _reference_gains(W, biases, delta):
+    """max over +- of the numpy enumeration's flux change, per neuron (float64)."""
+    base = ref.flux(W, biases)
+    gains = []
+    for i in range(len(biases)):
+        moved = [biases + s * delta * np.eye(len(biases))[i] for s in (1.0, -1.0)]
+        gains.append(max(ref.flux(W, b) for b in moved) - base)
+    return np.array(gains)
+
+
+def test_single_bias_gains_equal_the_reference_enumeration():
+    W, b = random_weights(np.random.default_rng(5), 5)
+    with jax.enable_x64(True):
+        net = fj.BinaryNetwork(W, b, 1.0, dtype=jnp.float64)
+        gains = np.asarray(fj.single_bias_gains(net, fj.exact_flux, delta=0.05))
+    np.testing.assert_allclose(gains, _reference_gains(W, b, 0.05), atol=1e-12)
+    assert gains.max() > 1e-4  # random biases are not the optimum
+
+
+def test_single_bias_gains_refuse_float32_round_off_at_an_optimum():
+    """At the exact optimum (Adam + Newton, float64) the gains are about -1e-5 bit:
+    float64 resolves them (all negative, as the reference says), float32 does not
+    and asks for float64 instead of returning round-off."""
+    from fluxjax.experiments import StudyConfig, optimization
+
+    W, _ = random_weights(np.random.default_rng(11), 6)
+    net = fj.BinaryNetwork(W, np.zeros(6), 1.0, 0.0)
+    config = StudyConfig(uniform_biases=(-8.0, 0.0), gradient_steps=150)
+    optimum, _, _ = optimization._gradient_optimum(
+        net,
+        jr.key(3),
+        optimization._exact_flux_objective,
+        config,
+        (fj.exact_flux, range(6)),
+    )
+    biases = np.asarray(optimum.biases, np.float64)
+    expected = _reference_gains(W, biases, 0.01)
+    assert np.all(expected < 0) and np.abs(expected).max() < 1e-3
+    with jax.enable_x64(True):
+        net64 = fj.BinaryNetwork(W, biases, 1.0, dtype=jnp.float64)
+        gains = np.asarray(fj.single_bias_gains(net64, fj.exact_flux))
+    np.testing.assert_allclose(gains, expected, atol=1e-12)
+    net32 = fj.BinaryNetwork(W, biases, 1.0)
+    with pytest.raises(ValueError, match="below the float32 resolution.*float64"):
+        fj.single_bias_gains(net32, fj.exact_flux)
+
+
+def test_single_bias_gains_bad_input():
+    net = random_net(0, 3)
+    for delta in (0.0, -0.1, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="delta"):
+            fj.single_bias_gains(net, fj.exact_flux, delta=delta)
+    with pytest.raises(TypeError, match="objective"):
+        fj.single_bias_gains(net, 3.0)

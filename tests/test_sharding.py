@@ -129,3 +129,47 @@ def test_sharded_ensembles_equal_one_device(tmp_path):
         sharded["driven_replicas"],
         fj.simulate(nets[3], key, 295, batch=6, burn_in=5, drive=drives),
     )
+
+
+ESTIMATOR_CHILD = textwrap.dedent(
+    """
+    import sys
+    import jax
+    import numpy as np
+    sys.path.insert(0, sys.argv[2])
+    from test_sharding import estimates
+    assert jax.device_count() == 4, jax.devices()
+    np.savez(sys.argv[1], *estimates())
+    """
+)
+
+
+def estimates():
+    """soft_flux's value and gradient (the moments estimator: 20 chains, sharded over
+    the devices) and moment_flux_stderr of the paper's 125-neuron network, float32."""
+    import equinox as eqx
+
+    net, _ = fj.l5_microcircuit(42)
+    value, grads = eqx.filter_value_and_grad(fj.soft_flux)(net, jr.key(0), 20_000)
+    flux, stderr = fj.moment_flux_stderr(net, jr.key(0), 20_000)
+    return [np.asarray(a) for a in (value, grads.biases, grads.weights, flux, stderr)]
+
+
+@pytest.mark.slow
+def test_flux_estimates_on_four_devices_equal_one_device_bit_for_bit(tmp_path):
+    """Its chains are sharded over four devices in the child, and every sum over
+    samples runs in a fixed order: the same bits as this process's one device (the
+    gradient's innovation regression once was one contraction over all samples and
+    differed in the last bits)."""
+    out = tmp_path / "estimates.npz"
+    flags = f"{os.environ['XLA_FLAGS']} --xla_force_host_platform_device_count=4"
+    env = dict(os.environ, XLA_FLAGS=flags, JAX_PLATFORMS="cpu")
+    subprocess.run(
+        [sys.executable, "-c", ESTIMATOR_CHILD, str(out), os.path.dirname(__file__)],
+        env=env,
+        check=True,
+        timeout=600,
+    )
+    sharded = np.load(out)
+    for i, expected in enumerate(estimates()):
+        np.testing.assert_array_equal(sharded[f"arr_{i}"], expected)

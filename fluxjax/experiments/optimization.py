@@ -86,15 +86,13 @@ def _exact_full_fluxes(nets) -> np.ndarray:
     return np.array([float(fj.exact_flux(_as_float64(n))) for n in nets])
 
 
-def _single_bias_gains(net: fj.BinaryNetwork, score, delta: float = 0.01) -> np.ndarray:
-    """Per neuron i: max over ± of F(v ± delta e_i) - F(v), F = ``score`` (float64).
+@_in_float64
+def _single_bias_gains(net: fj.BinaryNetwork, objective) -> np.ndarray:
+    """Per neuron i: max over ± of F(v ± 0.01 e_i) - F(v) (float64).
 
     Every entry is at most ``LOCAL_MAXIMUM_TOLERANCE`` at a local maximum.
     """
-    biases = np.asarray(net.biases, np.float64)
-    moves = delta * np.concatenate([np.eye(biases.size), -np.eye(biases.size)])
-    values = score([net] + [with_fields(net, biases=biases + m) for m in moves])
-    return np.max((values[1:] - values[0]).reshape(2, -1), axis=0)
+    return np.asarray(fj.single_bias_gains(_as_float64(net), objective, delta=0.01))
 
 
 @_in_float64
@@ -258,10 +256,9 @@ def run(
             seconds[name].append(outcome.seconds[name])
             curves[name].append(outcome.curves[name])
         converged_at.append(outcome.settled)
-    gains = [_single_bias_gains(n, _exact_totals) for n in methods["gradient_exact"]]
+    gains = [_single_bias_gains(n, _indicator) for n in methods["gradient_exact"]]
     full_gains = [
-        _single_bias_gains(n, _exact_full_fluxes)
-        for n in methods["gradient_exact_full"]
+        _single_bias_gains(n, fj.exact_flux) for n in methods["gradient_exact_full"]
     ]
 
     half = [with_fields(c, biases=c.half_firing_biases()) for c in cores]

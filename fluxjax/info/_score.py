@@ -71,21 +71,25 @@ def _window_sums(F: Array, window: int, T: int) -> Array:
     return jnp.where(s < T - window, W, 0.0)
 
 
-def _innovation_control(F: Array, e: Array, window: int, T: int):
+def _innovation_control(F: Array, e: Array, window: int, T: int, size: int):
     """F~_t = F_t - sum_{k=0..K} beta_k . e_{t-k} and B = sum_{k=1..K} beta_k.
 
     beta_{k,i} = sum_t (F_t - mean F) e_{t-k,i} / sum_t e_{t-k,i}^2 is the marginal
     regression of F_t on the innovation of neuron i k steps earlier (the innovations
     of one step are conditionally independent, so it is also the joint one). F and e
-    are zero past T; only length-T vectors are shifted, the ``(T, n)`` e never.
+    are zero past T; only length-T vectors are shifted, the ``(T, n)`` e never. The
+    sums over t run chunk by chunk in a fixed order (one contraction over all T rows
+    is split by XLA's CPU thread pool and by a device mesh, which changes its bits).
     """
     s = jnp.arange(F.shape[0])
     centred = jnp.where(s < T, F - jnp.sum(F) / T, 0.0)
     lags = range(window + 1)
     ahead = jnp.stack([_shift(centred, k) for k in lags], axis=1)  # F_{t+k}
-    variance = jnp.sum(e**2, axis=0)
+    covariance, variance = _sum_chunks(
+        lambda ahead, e: (ahead.T @ e, jnp.sum(e**2, axis=0)), (ahead, e), size
+    )
     safe = jnp.where(variance > 0, variance, 1.0)
-    betas = jnp.where(variance > 0, (ahead.T @ e) / safe, 0.0)  # (K + 1, n)
+    betas = jnp.where(variance > 0, covariance / safe, 0.0)  # (K + 1, n)
     Z = e @ betas.T  # Z[u, k] = beta_k . e_u
     L = sum((_shift(Z[:, k], -k) for k in lags), jnp.zeros_like(F))
     return jnp.where(s < T, F - L, 0.0), jnp.sum(betas[1:], axis=0)
@@ -100,7 +104,7 @@ def _surrogate(net, x, x_next, F, e, window, size, T, pathwise, payload=None):
     x_{t+1} - p(x_t); rows from T on are padding (zero weight).
     """
     dtype = F.dtype
-    F, B = jax.lax.stop_gradient(_innovation_control(F, e, window, T))
+    F, B = jax.lax.stop_gradient(_innovation_control(F, e, window, T, size))
     W = _window_sums(F, window, T)
     s = jnp.arange(F.shape[0])
     if window > 0:
