@@ -88,14 +88,16 @@ def batching_and_jit() -> list[dict]:
     ]
 
 
-def in_child(xla_flags: str = "", cores: int | None = None) -> dict[str, str]:
-    """The fingerprints in a child process with ``xla_flags``, on ``cores`` cores."""
-    flags = f"{os.environ.get('XLA_FLAGS', '')} {xla_flags}".strip()
+def in_child(devices: int = 1, cores: int | None = None) -> dict[str, str]:
+    """The fingerprints in a child process with ``devices`` CPU devices, on ``cores``."""
+    flags = os.environ.get("XLA_FLAGS", "")
+    flags = f"{flags} --xla_force_host_platform_device_count={devices}".strip()
     env = {**os.environ, "XLA_FLAGS": flags}
     pin = "" if cores is None else f"os.sched_setaffinity(0, range({cores})); "
     code = (
         f"import json, os, sys; {pin}sys.path.insert(0, sys.argv[1]); "
-        "import determinism; print(json.dumps(determinism.fingerprints()))"
+        f"import determinism, jax; assert len(jax.devices()) == {devices}; "
+        "print(json.dumps(determinism.fingerprints()))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code, os.path.dirname(__file__)],
@@ -149,7 +151,7 @@ def main() -> None:
     cpu = jax.devices("cpu")[0]
     checks = batching_and_jit()
     on_cpu = fingerprints(cpu)
-    on_four = in_child("--xla_force_host_platform_device_count=4")
+    on_four = in_child(devices=4)
     for name, digest in on_cpu.items():
         checks.append(_check(f"{name}: 1 = 4 CPU devices", digest, on_four[name]))
     cores = len(os.sched_getaffinity(0))

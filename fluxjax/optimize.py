@@ -663,7 +663,8 @@ def single_bias_gains(
     resolution = (
         RESOLUTION_ULPS * float(jnp.finfo(dtype).eps) * max(abs(float(value)), 1.0)
     )
-    below = int(np.sum(np.abs(np.asarray(gains)) < resolution))
+    magnitudes = np.abs(np.asarray(gains))
+    below = int(np.sum(magnitudes < resolution))
     if below:
         advice = (
             "compute in float64: with jax.enable_x64(True), pass "
@@ -676,7 +677,7 @@ def single_bias_gains(
             f"single_bias_gains: {below} of {gains.size} gains are below the "
             f"{jnp.dtype(dtype).name} resolution of the objective ({resolution:.1e} "
             f"at F = {float(value):.4g}; smallest |gain| "
-            f"{float(np.min(np.abs(np.asarray(gains)))):.1e}): they would be "
+            f"{magnitudes.min():.1e}): they would be "
             f"round-off; {advice}"
         )
     return gains

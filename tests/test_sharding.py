@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 
+import equinox as eqx
 import jax.random as jr
 import numpy as np
 import pytest
@@ -147,8 +148,6 @@ ESTIMATOR_CHILD = textwrap.dedent(
 def estimates():
     """soft_flux's value and gradient (the moments estimator: 20 chains, sharded over
     the devices) and moment_flux_stderr of the paper's 125-neuron network, float32."""
-    import equinox as eqx
-
     net, _ = fj.l5_microcircuit(42)
     value, grads = eqx.filter_value_and_grad(fj.soft_flux)(net, jr.key(0), 20_000)
     flux, stderr = fj.moment_flux_stderr(net, jr.key(0), 20_000)
