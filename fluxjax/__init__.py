@@ -38,7 +38,12 @@ from .info.plugin import (
 )
 from .info.results import Estimate as Estimate, TripletFlux as TripletFlux
 from .info.soft import correlation_proxy as correlation_proxy, soft_flux as soft_flux
-from .network import BinaryNetwork as BinaryNetwork
+from .network import (
+    NOISE_NODE_COUNTS as NOISE_NODE_COUNTS,
+    NOISE_NODE_LIMITS as NOISE_NODE_LIMITS,
+    NUM_NOISE_NODES as NUM_NOISE_NODES,
+    BinaryNetwork as BinaryNetwork,
+)
 from .optimize import (
     HillClimbHistory as HillClimbHistory,
     History as History,

@@ -13,6 +13,7 @@ in the units of the weights, before the temperature divides and the noise is add
 A free-running network has d = 0.
 """
 
+import functools
 import math
 
 import equinox as eqx
@@ -26,18 +27,42 @@ from jaxtyping import Array, ArrayLike, Bool, Float, PRNGKeyArray, Shaped, UInt3
 from ._checks import ArrayOrSequence, as_float_array, check_finite, is_concrete
 
 
-# E[f(sigma * xi)], xi ~ N(0, 1), by the trapezoidal rule on [-9, 9] with 257 nodes
-# (the Gaussian tail beyond 9 is < 1e-18). For f = sigmoid it converges like
-# exp(-2 pi^2 / (sigma h)) (poles at distance pi / sigma from the real axis), measured
-# against adaptive quadrature: |error| < 1e-15 for sigma <= 5, < 1e-12 for sigma <= 10,
-# < 1e-8 for sigma <= 15 (tests/test_network.py).
-_NOISE_NODES = np.linspace(-9.0, 9.0, 257)
-_NOISE_WEIGHTS = np.exp(-0.5 * _NOISE_NODES**2) * (_NOISE_NODES[1] - _NOISE_NODES[0])
-_NOISE_WEIGHTS[[0, -1]] /= 2
-_NOISE_WEIGHTS /= math.sqrt(2 * math.pi)
-_LOG_NOISE_WEIGHTS = np.log(_NOISE_WEIGHTS)
-NUM_NOISE_NODES = len(_NOISE_NODES)
-"""Nodes of the noise integral: a noisy network's probabilities cost this many sigmoids."""
+# E[f(sigma * xi)], xi ~ N(0, 1), by the trapezoidal rule on [-9, 9] (the Gaussian
+# tail beyond 9 is < 1e-18) with K nodes. For f = sigmoid it converges like
+# exp(-2 pi^2 / (sigma h)) (poles at distance pi / sigma from the real axis, h the
+# node spacing), so each halving of h doubles the noise it resolves. K = 257,
+# measured against adaptive quadrature: |error| < 1e-15 for sigma <= 5, < 1e-12 for
+# sigma <= 10, < 1e-8 for sigma <= 15 (tests/test_network.py). A network uses the
+# fewest nodes whose rule agrees with K = 257 for its largest sigma: log-probabilities
+# within 3e-12 and probabilities within 1e-15 for means m in [-40, 20] (measured,
+# tests/test_network.py), so fewer nodes change no result, and a small noise costs
+# 8 times fewer sigmoids.
+NOISE_NODE_COUNTS = (33, 65, 129, 257)
+"""The node counts K of the noise integral; a noisy network's probabilities cost K sigmoids."""
+NOISE_NODE_LIMITS = (0.75, 1.5, 2.5, math.inf)
+"""The largest noise sigma that each of :data:`NOISE_NODE_COUNTS` serves."""
+NUM_NOISE_NODES = NOISE_NODE_COUNTS[-1]
+"""The most nodes of the noise integral (any sigma; a noise traced at construction)."""
+
+
+@functools.cache
+def _noise_rule(num_nodes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The trapezoidal rule's nodes nu_k, weights w_k and log w_k on [-9, 9]."""
+    nodes = np.linspace(-9.0, 9.0, num_nodes)
+    weights = np.exp(-0.5 * nodes**2) * (nodes[1] - nodes[0])
+    weights[[0, -1]] /= 2
+    weights /= math.sqrt(2 * math.pi)
+    return nodes, weights, np.log(weights)
+
+
+def _fewest_noise_nodes(noise: ArrayLike) -> int:
+    """The fewest nodes of :data:`NOISE_NODE_COUNTS` that serve every sigma in ``noise``."""
+    top = float(np.max(np.asarray(noise)))
+    return next(
+        k
+        for k, limit in zip(NOISE_NODE_COUNTS, NOISE_NODE_LIMITS, strict=True)
+        if top <= limit
+    )
 
 
 class BinaryNetwork(eqx.Module):
@@ -54,6 +79,12 @@ class BinaryNetwork(eqx.Module):
             fluxjax or by the caller, skips the Gaussian draws and the noise integral.
             Nothing is lost: the flux is even in sigma, so its derivative at sigma = 0
             is zero.
+        noise_nodes: the nodes K of the noise integral (structure, like
+            ``noise is None``): the fewest of :data:`NOISE_NODE_COUNTS` that serve the
+            largest sigma (:data:`NOISE_NODE_LIMITS`), the most for a noise traced at
+            construction; None for a noiseless network. ``eqx.tree_at`` keeps it: a
+            larger noise set that way is refused by every fluxjax function; build
+            the network anew instead.
 
     Examples:
         >>> net = BinaryNetwork(jnp.array([[0.0, 2.0], [-1.0, 0.0]]), jnp.zeros(2))
@@ -66,6 +97,7 @@ class BinaryNetwork(eqx.Module):
     biases: Float[Array, " n"]
     temperature: Float[Array, "*n"]
     noise: Float[Array, "*n"] | None
+    noise_nodes: int | None = eqx.field(static=True)
 
     def __init__(
         self,
@@ -75,6 +107,7 @@ class BinaryNetwork(eqx.Module):
         noise: ArrayOrSequence | None = None,
         *,
         dtype=None,
+        noise_nodes: int | None = None,
     ):
         """Builds a network, validating shapes and values.
 
@@ -85,9 +118,12 @@ class BinaryNetwork(eqx.Module):
             noise: scalar or ``(n,)``, every entry >= 0; None (or zero) for none.
             dtype: floating dtype of every field; default: the dtype of ``weights``
                 if it is floating, else JAX's default float.
+            noise_nodes: the nodes of the noise integral, one of
+                :data:`NOISE_NODE_COUNTS` that serves the noise; default: the fewest.
 
         Raises:
-            ValueError: wrong shapes, non-finite values, temperature <= 0 or noise < 0.
+            ValueError: wrong shapes, non-finite values, temperature <= 0, noise < 0,
+                or a ``noise_nodes`` that does not serve the noise.
             TypeError: non-numeric input.
         """
         if dtype is not None and not jnp.issubdtype(dtype, jnp.floating):
@@ -122,6 +158,7 @@ class BinaryNetwork(eqx.Module):
         self.biases = biases
         self.temperature = temperature
         self.noise = noise
+        self.noise_nodes = _checked_noise_nodes(noise_nodes, noise)
 
     @classmethod
     def from_bipolar(
@@ -210,16 +247,17 @@ class BinaryNetwork(eqx.Module):
         """P(x_{t+1, i} = 1 | x_t = x, d_t) = E_xi[sigmoid(m_i + sigma_i xi)].
 
         m = :meth:`mean_input` (with the drive d, if given) and xi ~ N(0, 1). The
-        logistic-normal integral is computed by a 257-node trapezoidal rule:
-        |error| < 1e-12 for sigma <= 10 (measured; see the module constants).
+        logistic-normal integral is computed by a trapezoidal rule with
+        ``noise_nodes`` nodes: |error| < 1e-12 for sigma <= 10 (measured; see the
+        module constants).
         Differentiable in every field. A noiseless network (``noise is None``) skips
         the integral: sigmoid(m_i).
         """
-        return _logistic_normal(self.mean_input(x, drive), self.noise)
+        return _logistic_normal(self.mean_input(x, drive), self)
 
     def silent_prob(self, x: Shaped[ArrayLike, "*batch n"]) -> Float[Array, "*batch n"]:
         """1 - firing_prob(x), computed without cancellation when firing_prob ~ 1."""
-        return _logistic_normal(-self.mean_input(x), self.noise)
+        return _logistic_normal(-self.mean_input(x), self)
 
     def log_probs(
         self, x: Shaped[ArrayLike, "*batch n"]
@@ -233,8 +271,9 @@ class BinaryNetwork(eqx.Module):
         m = self.mean_input(x)
         if self.noise is None:
             return jax.nn.log_sigmoid(m), jax.nn.log_sigmoid(-m)
-        z = m[..., None] + _noise_offsets(self.noise, m)
-        log_fire = jnp.asarray(_LOG_NOISE_WEIGHTS, m.dtype) + jax.nn.log_sigmoid(z)
+        nodes, _, log_weights = _noise_rule(self.noise_nodes or NUM_NOISE_NODES)
+        z = m[..., None] + _noise_offsets(self.noise, nodes, m)
+        log_fire = jnp.asarray(log_weights, m.dtype) + jax.nn.log_sigmoid(z)
         # log sigmoid(-z) = log sigmoid(z) - z
         return logsumexp(log_fire, axis=-1), logsumexp(log_fire - z, axis=-1)
 
@@ -401,9 +440,24 @@ def gaussian_from_words(words: UInt32[ArrayLike, "*shape"], dtype) -> Array:
 
 
 def check_network(net, name: str = "net") -> None:
-    """Raises TypeError unless ``net`` is a :class:`BinaryNetwork`."""
+    """Raises unless ``net`` is a valid :class:`BinaryNetwork`.
+
+    TypeError for another type; ValueError if its noise integral does not serve its
+    noise (a noise raised with ``eqx.tree_at``, which keeps ``noise_nodes``).
+    """
     if not isinstance(net, BinaryNetwork):
         raise TypeError(f"{name} must be a BinaryNetwork, got {type(net).__name__}")
+    if net.noise is None or net.noise_nodes is None or not is_concrete(net.noise):
+        return
+    needed = _fewest_noise_nodes(net.noise)
+    if needed > net.noise_nodes:
+        limit = NOISE_NODE_LIMITS[NOISE_NODE_COUNTS.index(net.noise_nodes)]
+        raise ValueError(
+            f"{name}.noise reaches sigma = {float(np.max(np.asarray(net.noise)))}, "
+            f"beyond what its {net.noise_nodes}-node noise integral serves (sigma <= "
+            f"{limit}); eqx.tree_at keeps the node count: build the network anew "
+            f"(BinaryNetwork(...)) or pass noise_nodes >= {needed}"
+        )
 
 
 def draw_from_stream(
@@ -480,21 +534,38 @@ def update(net: BinaryNetwork, x: Array, xi: Array | None, words: Array) -> Arra
     return recurrent_input(net, x) > firing_threshold(net, xi, words)
 
 
-def _noise_offsets(noise: ArrayLike, m: Array) -> Array:
+def _noise_offsets(noise: ArrayLike, nodes: np.ndarray, m: Array) -> Array:
     """sigma_i nu_k, ``(n, K)``: the noise at the quadrature nodes nu_k, per neuron."""
     sigma = jnp.broadcast_to(noise, m.shape[-1:])
-    return sigma[:, None] * jnp.asarray(_NOISE_NODES, m.dtype)
+    return sigma[:, None] * jnp.asarray(nodes, m.dtype)
 
 
-def _logistic_normal(m: Array, noise: ArrayLike | None) -> Array:
+def _logistic_normal(m: Array, net: BinaryNetwork) -> Array:
     """E[sigmoid(m + sigma xi)], xi ~ N(0, 1), by the trapezoidal rule above.
 
     sigmoid(m) without the rule for a noiseless network (the rule's weights sum to
-    1 - 4e-19, so this is the same value, 257 times faster).
+    1 - 4e-19, so this is the same value, K times faster).
     """
-    if noise is None:
+    if net.noise is None:
         return jax.nn.sigmoid(m)
-    weights = jnp.asarray(_NOISE_WEIGHTS, m.dtype)
+    nodes, weights, _ = _noise_rule(net.noise_nodes or NUM_NOISE_NODES)
+    offsets = _noise_offsets(net.noise, nodes, m)
     return jnp.sum(
-        weights * jax.nn.sigmoid(m[..., None] + _noise_offsets(noise, m)), -1
+        jnp.asarray(weights, m.dtype) * jax.nn.sigmoid(m[..., None] + offsets), -1
     )
+
+
+def _checked_noise_nodes(noise_nodes, noise) -> int | None:
+    """The constructor's ``noise_nodes``: validated, or the fewest serving ``noise``."""
+    if noise is None:
+        return None
+    if noise_nodes is None:
+        return _fewest_noise_nodes(noise) if is_concrete(noise) else NUM_NOISE_NODES
+    # a traced noise cannot be checked here; check_network checks it once concrete
+    served = _fewest_noise_nodes(noise) if is_concrete(noise) else NOISE_NODE_COUNTS[0]
+    if noise_nodes not in NOISE_NODE_COUNTS or noise_nodes < served:
+        allowed = [k for k in NOISE_NODE_COUNTS if k >= served]
+        raise ValueError(
+            f"noise_nodes must be one of {allowed} for this noise, got {noise_nodes!r}"
+        )
+    return int(noise_nodes)

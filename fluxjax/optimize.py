@@ -23,7 +23,13 @@ import optax
 from jaxtyping import Array, ArrayLike, Bool, Float, PRNGKeyArray, Shaped
 
 from ._checks import check_int, check_key, check_neurons
-from .network import BinaryNetwork, check_network, draw_randomness, update
+from .network import (
+    NUM_NOISE_NODES,
+    BinaryNetwork,
+    check_network,
+    draw_randomness,
+    update,
+)
 
 
 FIELDS = ("weights", "biases", "temperature", "noise")
@@ -212,6 +218,14 @@ def optimize_biases(
     n = net.num_neurons
     trainable = check_neurons(trainable, n, "trainable")
     fields = _field_spec(fields, net)
+    if "noise" in fields:  # a trained noise may outgrow the fewer nodes' range
+        net = BinaryNetwork(
+            net.weights,
+            net.biases,
+            net.temperature,
+            net.noise,
+            noise_nodes=NUM_NOISE_NODES,
+        )
     if optimizer is None:
         optimizer = optax.adam(0.05)
     if not isinstance(optimizer, optax.GradientTransformation):

@@ -143,7 +143,9 @@ def test_subset_and_entropy_gradients_match_finite_differences():
     ]:
         got = np.asarray(jax.grad(fn)(net).biases)
         expected = central_difference(ref_fn, b)
-        assert np.linalg.norm(got - expected) < 1e-6 * np.linalg.norm(expected)
+        # float32 round-off: 3e-7 to 1.1e-6 relative by the noise rule's node count
+        # (float64: 1e-9 for every count); benchmarks/precision.py measures 2e-5
+        assert np.linalg.norm(got - expected) < 5e-6 * np.linalg.norm(expected)
 
 
 @pytest.mark.float64

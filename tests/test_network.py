@@ -34,6 +34,66 @@ def test_firing_prob_accuracy_at_large_noise(noise, tolerance):
 
 
 @pytest.mark.float64
+@pytest.mark.parametrize(
+    ("nodes", "limit"),
+    list(zip(fj.NOISE_NODE_COUNTS[:-1], fj.NOISE_NODE_LIMITS[:-1], strict=True)),
+)
+def test_fewer_noise_nodes_agree_with_the_most_at_their_limit(nodes, limit):
+    """At the largest sigma it serves, a node count is the constructor's choice, its
+    probabilities equal adaptive quadrature to 1e-15 and its log-probabilities equal
+    the 257-node rule's to 3e-12, for means m in [-40, 20]; a slightly larger sigma
+    takes the next count."""
+    m = np.linspace(-40.0, 20.0, 121)
+    zeros = np.zeros((121, 121))
+    net = fj.BinaryNetwork(zeros, m, noise=limit)
+    most = fj.BinaryNetwork(zeros, m, noise=limit, noise_nodes=fj.NUM_NOISE_NODES)
+    assert net.noise_nodes == nodes
+    assert fj.BinaryNetwork(zeros, m, noise=limit * 1.01).noise_nodes > nodes
+    x = np.zeros(121)
+    expected = ref.expected_sigmoid(m, limit)
+    np.testing.assert_allclose(net.firing_prob(x), expected, rtol=0, atol=1e-15)
+    np.testing.assert_allclose(net.silent_prob(x), 1 - expected, rtol=0, atol=1e-15)
+    for got, exact in zip(net.log_probs(x), most.log_probs(x), strict=True):
+        np.testing.assert_allclose(got, exact, rtol=0, atol=3e-12)
+
+
+def test_noise_nodes_bad_input_and_a_noise_raised_past_them():
+    """A node count that is not a rule's, or too few for the noise, is refused; a
+    noise raised with eqx.tree_at past the network's count is refused by the
+    functions that would integrate it, with the way out in the message."""
+    W, b = random_weights(np.random.default_rng(9), 4)
+    for bad in (50, 0, 17):
+        with pytest.raises(ValueError, match="noise_nodes must be one of"):
+            fj.BinaryNetwork(W, b, noise=0.5, noise_nodes=bad)
+    with pytest.raises(ValueError, match=r"noise_nodes must be one of \[129, 257\]"):
+        fj.BinaryNetwork(W, b, noise=2.0, noise_nodes=65)
+    assert fj.BinaryNetwork(W, b).noise_nodes is None
+    net = fj.BinaryNetwork(W, b, noise=0.5)
+    louder = eqx.tree_at(lambda n: n.noise, net, jnp.asarray(3.0))
+    for call in (
+        lambda: fj.exact_flux(louder),
+        lambda: fj.soft_flux(louder, jax.random.key(0), 1000),
+    ):
+        with pytest.raises(ValueError, match="33-node noise integral.*anew"):
+            call()
+
+
+@pytest.mark.float64
+def test_stacked_networks_take_the_most_noise_nodes():
+    """A stack of a sigma = 0.5 (33 nodes), a noiseless and a sigma = 3 (257 nodes)
+    network integrates with 257 nodes; each row equals its network alone to 1e-15."""
+    W, b = random_weights(np.random.default_rng(10), 5)
+    nets = [fj.BinaryNetwork(W, b, noise=s) for s in (0.5, 0.0, 3.0)]
+    assert [n.noise_nodes for n in nets] == [33, None, 257]
+    stacked, axes = fj.stack_networks(nets)
+    assert stacked.noise_nodes == 257
+    x = ref.all_states(5)
+    batched = eqx.filter_vmap(lambda n: n.firing_prob(x), in_axes=(axes,))(stacked)
+    for row, net in zip(batched, nets, strict=True):
+        np.testing.assert_allclose(row, net.firing_prob(x), rtol=0, atol=1e-15)
+
+
+@pytest.mark.float64
 def test_per_neuron_noise_and_temperature():
     rng = np.random.default_rng(2)
     W, b = random_weights(rng, 4)

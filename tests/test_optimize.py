@@ -93,6 +93,26 @@ def test_callable_objective_converges_and_stops_early(getkey):
     assert np.all(np.diff(history.objective) >= 0)  # monotone for this concave case
 
 
+@pytest.mark.float64
+def test_trained_noise_may_outgrow_the_starting_noise_integral(getkey):
+    """Noise trained from 0.5 (a 33-node integral) to above 2.5 (the 257-node
+    range): the result's exact flux equals the reference enumeration."""
+    W, b = random_weights(np.random.default_rng(12), 4)
+    net = fj.BinaryNetwork(W, b, 1.0, np.full(4, 0.5))
+    out, _ = fj.optimize_biases(
+        net,
+        getkey(),
+        lambda net, key: jnp.sum(net.noise),
+        steps=30,
+        optimizer=optax.sgd(0.1),
+        fields="noise",
+        tol=None,
+    )
+    sigma = np.asarray(out.noise)
+    assert np.all(sigma > 2.5)
+    assert abs(float(fj.exact_flux(out)) - ref.flux(W, b, 1.0, sigma)) < 1e-12
+
+
 def test_trainable_neurons_and_fields(getkey):
     """Only trainable neurons' entries move; temperature stays > 0 and noise >= 0."""
     n = 4

@@ -55,7 +55,7 @@ class ReservoirConfig:
         ceiling_biases: the ceiling grid's uniform biases (units of the temperature).
         noise_levels: the noise sweep (and the ceiling grid's noise axis); networks
             of more than 125 neurons are run noiseless only (the features' noise
-            integral costs 257 sigmoids per neuron and step).
+            integral costs up to 257 sigmoids per neuron and step).
     """
 
     num_seeds: int = 5

@@ -32,7 +32,7 @@ Free-running flux is the large-n estimate V = U1 - TC_G at ``flux_steps_per_neur
 jackknife error checked by :func:`fluxjax.moment_flux_stderr`: estimates outside the
 validated regime are listed in ``flux_outside_regime`` and in the report. The noise sweep
 (networks of at most ``MAX_NOISE_SWEEP_NEURONS`` neurons: the noise integral of the
-features costs 257 sigmoids per neuron and step) asks whether each task's best noise
+features costs up to 257 sigmoids per neuron and step) asks whether each task's best noise
 sits at the flux's best noise (recurrence resonance).
 """
 

@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array
 
-from ..network import NUM_NOISE_NODES, BinaryNetwork
+from ..network import BinaryNetwork
 
 
 _CHUNK_ELEMENTS = 2**20  # floats per chunk-sized temporary (4 MiB in float32)
@@ -129,7 +129,7 @@ def _surrogate(net, x, x_next, F, e, window, size, T, pathwise, payload=None):
 def _probability_width(net: BinaryNetwork) -> int:
     """Floats per state of the log-probabilities: n, times the noise nodes if noisy."""
     n = net.num_neurons
-    return n if net.noise is None else n * NUM_NOISE_NODES
+    return n if net.noise is None else n * net.noise_nodes
 
 
 def _chunk_size(chunk_size, steps, width):

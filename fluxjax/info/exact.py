@@ -192,17 +192,19 @@ def _component_value(sub: BinaryNetwork, quantity: str, local) -> Array:
     return _bits(pi) - noise_entropy
 
 
-@partial(jax.jit, static_argnames=("quantity", "local", "remat"))
-def _group_values(batched, fixed, *, quantity, local, remat):
+@partial(jax.jit, static_argnames=("quantity", "local", "remat", "noise_nodes"))
+def _group_values(batched, fixed, *, quantity, local, remat, noise_nodes):
     """The values of equal-sized components, one after another (one compilation).
 
     ``batched`` holds the stacked fields of the sub-networks, ``fixed`` the scalar
     temperature and noise shared by all (a noiseless network's sub-networks are
-    noiseless too: ``noise`` is None).
+    noiseless too: ``noise`` is None); the sub-networks keep the network's
+    ``noise_nodes``.
     """
 
     def one(fields):
-        sub = BinaryNetwork(**{"noise": None, **fixed, **fields})
+        fields = {"noise": None, **fixed, **fields}
+        sub = BinaryNetwork(**fields, noise_nodes=noise_nodes)
         return _component_value(sub, quantity, local)
 
     if remat:  # keep only the inputs of each group for the backward pass
@@ -248,7 +250,12 @@ def _block_values(net, weights, blocks, quantity, subset):
         batched, fixed = _sub_fields(net, weights, index)
         remat = len(members) * 3 * 4**k * itemsize > _GROUP_BYTES
         values = _group_values(
-            batched, fixed, quantity=quantity, local=local, remat=remat
+            batched,
+            fixed,
+            quantity=quantity,
+            local=local,
+            remat=remat,
+            noise_nodes=net.noise_nodes,
         )
         out.append((index, values))
     return out
@@ -270,8 +277,8 @@ def _take(maps, index):
     return tuple(v[index] for v in maps)
 
 
-@jax.jit
-def _cycle_terms(w, b, temperature, noise, pred, jumps):
+@partial(jax.jit, static_argnames="noise_nodes")
+def _cycle_terms(w, b, temperature, noise, pred, jumps, *, noise_nodes):
     """Per neuron of permutation cycles: h(m_i), H(x'_i | x_pred(i)) (bits) and m_i.
 
     Neuron i's rate solves m_i = a_i m_pred(i) + p_i(0), an affine map f_i; the L maps
@@ -284,7 +291,9 @@ def _cycle_terms(w, b, temperature, noise, pred, jumps):
     """
 
     def probs(w, b, t, s):  # the network's own firing rule on one input
-        one = BinaryNetwork(w.reshape(1, 1), b.reshape(1), t, s)
+        one = BinaryNetwork(
+            w.reshape(1, 1), b.reshape(1), t, s, noise_nodes=noise_nodes
+        )
         x = jnp.asarray([[0.0], [1.0]], one.weights.dtype)
         return one.firing_prob(x)[:, 0], one.silent_prob(x)[:, 0]
 
@@ -348,6 +357,7 @@ def _cycle_values(net, weights, cycles, subset):
         fields["noise"],
         jnp.asarray(pred),
         _lifting(pred, lengths),
+        noise_nodes=net.noise_nodes,
     )
     return (order, counted, *values)
 
