@@ -108,10 +108,10 @@ def _newton_polish(net: fj.BinaryNetwork, objective, neurons, iterations: int = 
     it helps; stops where H is not negative definite or nothing improves. H is off by
     O(h^2) ~ 1e-8 relative, which turns Newton's quadratic convergence into a linear
     one at a rate of about 1e-8: the same few iterations, and the fixed point is the
-    exact gradient's zero. (One compiled value-and-gradient serves every evaluation;
-    ``jax.hessian`` of the exact indicator takes four times as long to compile as
-    the whole polish takes to run.) Adam with a decaying rate gets close; Newton
-    then converges to round-off.
+    exact gradient's zero. One compiled value-and-gradient serves every evaluation
+    (on 2 CPU cores ``jax.hessian`` of the exact indicator took 11 s to compile and
+    1.2 s per call; the value and gradient 3 s and 0.09 s). Adam with a decaying rate
+    gets close; Newton then converges to round-off.
     """
     index = tuple(int(i) for i in neurons)
     net = _as_float64(net)
