@@ -55,6 +55,11 @@ def _noise_rule(num_nodes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return nodes, weights, np.log(weights)
 
 
+def _noise_rule_of(net) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A noisy network's rule; the most nodes if its noise was set without a count."""
+    return _noise_rule(net.noise_nodes or NUM_NOISE_NODES)
+
+
 def _fewest_noise_nodes(noise: ArrayLike) -> int:
     """The fewest nodes of :data:`NOISE_NODE_COUNTS` that serve every sigma in ``noise``."""
     top = float(np.max(np.asarray(noise)))
@@ -271,7 +276,7 @@ class BinaryNetwork(eqx.Module):
         m = self.mean_input(x)
         if self.noise is None:
             return jax.nn.log_sigmoid(m), jax.nn.log_sigmoid(-m)
-        nodes, _, log_weights = _noise_rule(self.noise_nodes or NUM_NOISE_NODES)
+        nodes, _, log_weights = _noise_rule_of(self)
         z = m[..., None] + _noise_offsets(self.noise, nodes, m)
         log_fire = jnp.asarray(log_weights, m.dtype) + jax.nn.log_sigmoid(z)
         # log sigmoid(-z) = log sigmoid(z) - z
@@ -548,7 +553,7 @@ def _logistic_normal(m: Array, net: BinaryNetwork) -> Array:
     """
     if net.noise is None:
         return jax.nn.sigmoid(m)
-    nodes, weights, _ = _noise_rule(net.noise_nodes or NUM_NOISE_NODES)
+    nodes, weights, _ = _noise_rule_of(net)
     offsets = _noise_offsets(net.noise, nodes, m)
     return jnp.sum(
         jnp.asarray(weights, m.dtype) * jax.nn.sigmoid(m[..., None] + offsets), -1
