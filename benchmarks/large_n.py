@@ -28,7 +28,11 @@ import numpy as np
 jax.config.update("jax_enable_x64", True)
 
 import fluxjax as fj  # noqa: E402
-from fluxjax.info.moments import flux_bounds, moment_flux  # noqa: E402
+from fluxjax.info.moments import (  # noqa: E402
+    MOMENT_WINDOW,
+    flux_bounds,
+    moment_flux,
+)
 
 
 # ---------------------------------------------------------------------------
@@ -421,7 +425,7 @@ def main():
     print(
         f"device {devices[0].device_kind} ({platform.processor() or platform.machine()},"
         f" {os.cpu_count()} cores), JAX {jax.__version__}, estimates float32, exact"
-        f" float64, steps {args.steps}, 20 chains, window 8\n"
+        f" float64, steps {args.steps}, 20 chains, window {MOMENT_WINDOW} (local credit)\n"
     )
     print("| figure | measured | target | met? |\n|---|---|---|---|", flush=True)
     parts = args.only.split(",")

@@ -319,7 +319,7 @@ def mixed_network(rng, cycle_length, n=1000, sizes=(6, 10)):
 @pytest.mark.float64
 @pytest.mark.parametrize(
     ("n", "cycle_length", "sizes"),
-    [(120, 50, (3, 6)), pytest.param(1000, 300, (6, 10), marks=pytest.mark.slow)],
+    [(60, 24, (3, 6)), pytest.param(1000, 300, (6, 10), marks=pytest.mark.slow)],
 )
 def test_mixed_blocks_and_a_long_cycle(n, cycle_length, sizes):
     rng = np.random.default_rng(61)

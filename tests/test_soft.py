@@ -437,7 +437,7 @@ def test_method_is_chosen_by_size_and_checked(getkey):
     n = 20
     W = rng.normal(0.0, 1.0 / np.sqrt(n), (n, n))
     large = fj.BinaryNetwork(W, -W.sum(0) / 2)
-    steps = 100 * n
+    steps = 200 * n
     assert fj.soft_flux(large, key, steps) == fj.info.moment_flux(large, key, steps)
     with pytest.warns(UserWarning, match="upper bound"):
         fj.soft_flux(large, key, steps, method="mixture", num_components=50)

@@ -9,6 +9,8 @@ variate, which estimates how the stationary distribution moves with the paramete
 W_s = sum_{k=1..K} (F~_{s+k} - eta) (equation (4) of :mod:`fluxjax.info.soft`).
 """
 
+from typing import NamedTuple
+
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array
@@ -63,63 +65,114 @@ def _shift(v: Array, k: int) -> Array:
     return jnp.concatenate([v[k:], pad] if k > 0 else [pad, v[:k]])
 
 
-def _window_sums(F: Array, window: int, T: int) -> Array:
-    """W_s = sum_{k=1..K} (F_{s+k} - eta) for s < T - K, else 0; F zero past T."""
-    s = jnp.arange(F.shape[0])
-    centred = jnp.where(s < T, F - jnp.sum(F) / T, 0.0)
-    W = sum((_shift(centred, k) for k in range(1, window + 1)), jnp.zeros_like(F))
-    return jnp.where(s < T - window, W, 0.0)
+def _centred(v: Array, T: int) -> Array:
+    """v_t - (1/T) sum_{t<T} v_t for t < T, zero past T (the rows of padding)."""
+    valid = (jnp.arange(v.shape[0]) < T).reshape((-1,) + (1,) * (v.ndim - 1))
+    return jnp.where(valid, v - jnp.sum(v, axis=0) / T, 0.0)
 
 
-def _innovation_control(F: Array, e: Array, window: int, T: int, size: int):
-    """F~_t = F_t - sum_{k=0..K} beta_k . e_{t-k} and B = sum_{k=1..K} beta_k.
+def _running_sums(v: Array, length: int) -> Array:
+    """sum_{k=0..L-1} v_{t+k} (zeros past the end), by doubling: O(log L) shifted adds."""
+    total, block, offset, size = jnp.zeros_like(v), v, 0, 1
+    while length:
+        if length & 1:
+            total = total + _shift(block, offset)
+            offset += size
+        length >>= 1
+        if length:
+            block = block + _shift(block, size)
+            size *= 2
+    return total
 
-    beta_{k,i} = sum_t (F_t - mean F) e_{t-k,i} / sum_t e_{t-k,i}^2 is the marginal
-    regression of F_t on the innovation of neuron i k steps earlier (the innovations
-    of one step are conditionally independent, so it is also the joint one). F and e
-    are zero past T; only length-T vectors are shifted, the ``(T, n)`` e never. The
-    sums over t run chunk by chunk in a fixed order (one contraction over all T rows
-    is split by XLA's CPU thread pool and by a device mesh, which changes its bits).
+
+def _window_sums(v: Array, window: int, T: int) -> Array:
+    """W_s = sum_{k=1..K} (v_{s+k} - eta) for s < T - K, else 0; v is zero past T."""
+    W = _shift(_running_sums(_centred(v, T), window), 1)
+    valid = (jnp.arange(v.shape[0]) < T - window).reshape((-1,) + (1,) * (v.ndim - 1))
+    return jnp.where(valid, W, 0.0)
+
+
+class _Credit(NamedTuple):
+    """What the score function credits each neuron's transitions with (4).
+
+    Attributes:
+        parts: ``(T, J)`` parts F~_t of the innovation-controlled F~ = sum_j F~_{t,j},
+            zero past T.
+        reach: ``(n, J)`` 0/1: part j is credited to neuron i's transitions iff
+            ``reach[i, j]``; a part may be left out of neuron i's credit only if it
+            does not depend on that neuron's innovations within the window.
+        bonus: ``(n,)`` B = sum_{k=1..K} beta_k, the innovation control's own mean.
     """
-    s = jnp.arange(F.shape[0])
-    centred = jnp.where(s < T, F - jnp.sum(F) / T, 0.0)
-    lags = range(window + 1)
-    ahead = jnp.stack([_shift(centred, k) for k in lags], axis=1)  # F_{t+k}
+
+    parts: Array
+    reach: Array
+    bonus: Array
+
+
+def _innovation_betas(F: Array, e: Array, window: int, T: int, size: int) -> Array:
+    """beta_{k,i} = sum_t (F_t - mean F) e_{t-k,i} / sum_t e_{t-k,i}^2, ``(K + 1, n)``.
+
+    The marginal regression of F_t on the innovation of neuron i k = 0..K steps
+    earlier (the innovations of one step are conditionally independent, so it is
+    also the joint one). F and e are zero past T; only length-T vectors are shifted,
+    the ``(T, n)`` e never. The sums over t run chunk by chunk in a fixed order (one
+    contraction over all T rows is split by XLA's CPU thread pool and by a device
+    mesh, which changes its bits).
+    """
+    centred = _centred(F, T)
+    ahead = jnp.stack([_shift(centred, k) for k in range(window + 1)], axis=1)
     covariance, variance = _sum_chunks(
         lambda ahead, e: (ahead.T @ e, jnp.sum(e**2, axis=0)), (ahead, e), size
     )
     safe = jnp.where(variance > 0, variance, 1.0)
-    betas = jnp.where(variance > 0, covariance / safe, 0.0)  # (K + 1, n)
+    return jnp.where(variance > 0, covariance / safe, 0.0)
+
+
+def _global_credit(F: Array, e: Array, window: int, T: int, size: int) -> _Credit:
+    """Every neuron credited with the whole F~_t = F_t - sum_{k=0..K} beta_k . e_{t-k}."""
+    betas = _innovation_betas(F, e, window, T, size)
     Z = e @ betas.T  # Z[u, k] = beta_k . e_u
-    L = sum((_shift(Z[:, k], -k) for k in lags), jnp.zeros_like(F))
-    return jnp.where(s < T, F - L, 0.0), jnp.sum(betas[1:], axis=0)
+    L = sum((_shift(Z[:, k], -k) for k in range(window + 1)), jnp.zeros_like(F))
+    valid = jnp.arange(F.shape[0]) < T
+    parts = jnp.where(valid, F - L, 0.0)[:, None]
+    reach = jnp.ones((e.shape[1], 1), F.dtype)
+    return _Credit(parts, reach, jnp.sum(betas[1:], axis=0))
 
 
-def _surrogate(net, x, x_next, F, e, window, size, T, pathwise, payload=None):
+def _surrogate(net, x, x_next, credit, window, size, T, pathwise, payload=None):
     """The pathwise surrogate plus the windowed score function (4), over chunks.
 
+    The score credits neuron i's factor log P(x_{s+1,i} | x_s) with W_{s,i} =
+    sum_j reach[i, j] W_{s,j}, the window sums of the ``credit`` parts.
     ``pathwise(x, x_next, p, log_fire, log_silent, weight[, payload])`` is one chunk's
     pathwise surrogate; ``payload`` is an optional per-row array of constants it needs
-    (computed once in the value pass instead of recomputed). ``e`` are the innovations
-    x_{t+1} - p(x_t); rows from T on are padding (zero weight).
+    (computed once in the value pass instead of recomputed). Rows from T on are
+    padding (zero weight).
     """
-    dtype = F.dtype
-    F, B = jax.lax.stop_gradient(_innovation_control(F, e, window, T, size))
-    W = _window_sums(F, window, T)
-    s = jnp.arange(F.shape[0])
+    parts, reach, bonus = jax.lax.stop_gradient(credit)
+    dtype = parts.dtype
+    everyone = jnp.all(reach == 1)  # every part credited to every neuron
+    W = _window_sums(parts, window, T)
+    s = jnp.arange(parts.shape[0])
     if window > 0:
         score_weight = jnp.where(s < T - window, 1.0 / (T - window), 0.0)
     else:
-        score_weight = jnp.zeros(F.shape[0])
+        score_weight = jnp.zeros(parts.shape[0])
     score_weight = score_weight.astype(dtype)
     path_weight = jnp.where(s < T, 1.0 / T, 0.0).astype(dtype)
     extra = () if payload is None else (payload,)
 
     def chunk(x, x_next, W, score_weight, path_weight, *extra):
         log_fire, log_silent = net.log_probs(x)
-        log_transition = _transition_log_prob(log_fire, log_silent, x_next)
+        log_factor = jnp.where(x_next, log_fire, log_silent)
         p = jnp.exp(log_fire)
-        score = jnp.sum(score_weight * (W * log_transition + p @ B))
+        credit = jax.lax.cond(
+            everyone,
+            lambda: jnp.broadcast_to(jnp.sum(W, -1, keepdims=True), log_factor.shape),
+            lambda: W @ reach.T,
+        )
+        credited = credit * log_factor + p * bonus
+        score = jnp.sum(score_weight * jnp.sum(credited, axis=-1))
         return score + pathwise(x, x_next, p, log_fire, log_silent, path_weight, *extra)
 
     xs = (x, x_next, W, score_weight, path_weight, *extra)

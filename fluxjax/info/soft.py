@@ -92,12 +92,13 @@ from ..simulate import simulate
 from ._score import (
     _binary_entropy,
     _chunk_size,
+    _global_credit,
     _map_chunks,
     _probability_width,
     _sum_chunks,
     _surrogate,
 )
-from .moments import moment_flux
+from .moments import MOMENT_WINDOW, moment_flux
 
 
 MAX_SUBSET_NEURONS = 12
@@ -164,7 +165,8 @@ def _full_flux(net, x, x_next, components, window, size, T):
     def pathwise(x, x_next, p, log_fire, log_silent, weight, gain):
         return jnp.sum(weight * jnp.sum(p * gain, axis=-1))
 
-    surrogate = _surrogate(net, x, x_next, F, e, window, size, T, pathwise, gain)
+    credit = _global_credit(F, e, window, T, size)
+    surrogate = _surrogate(net, x, x_next, credit, window, size, T, pathwise, gain)
     return jnp.sum(F) / T, surrogate
 
 
@@ -221,7 +223,8 @@ def _subset_flux(net, x, x_next, neurons, window, size, T):
         )
         return jnp.sum(weight * jnp.sum(P * G[code(x)], axis=-1))
 
-    surrogate = _surrogate(net, x, x_next, F, e, window, size, T, pathwise)
+    credit = _global_credit(F, e, window, T, size)
+    surrogate = _surrogate(net, x, x_next, credit, window, size, T, pathwise)
     return value, surrogate
 
 
@@ -250,7 +253,7 @@ def soft_flux(
     neurons: Sequence[int | np.integer] | Shaped[ArrayLike, " k"] | None = None,
     method: str | None = None,
     burn_in: int = 1000,
-    window: int = 8,
+    window: int | None = None,
     num_components: int = 1000,
     num_chains: int = 20,
     chunk_size: int | None = None,
@@ -290,7 +293,8 @@ def soft_flux(
         burn_in: updates discarded before the trajectory and before the mixture chain.
         window: K, the number of past transitions the score function credits; it must
             cover the chain's mixing time. 0 drops the stationary term (biased: the
-            cosine with the exact gradient falls to 0.5-0.9).
+            cosine with the exact gradient falls to 0.5-0.9). Default 8, and for
+            ``"moments"`` that method's own default (16).
         num_components: S, the mixture size (whole network only). After the
             correction (6) the value's bias is below 0.001 bit at S = 1000 and n <= 10;
             once S << 2^H(X) (large n) the value is only an upper bound (see the
@@ -314,13 +318,17 @@ def soft_flux(
         >>> flux.shape, grads.biases.shape
         ((), (3,))
     """
+    check_network(net)
+    neurons = check_neurons(neurons, net.num_neurons)
+    n = net.num_neurons
+    subset = None if sorted(neurons) == list(range(n)) else neurons
+    method = _method(method, subset, n)
+    if window is None:
+        window = MOMENT_WINDOW if method == "moments" else SOFT_WINDOW
     steps, window, burn_in, chunk_size, neurons = _check_common(
         net, key, steps, window, burn_in, chunk_size, neurons
     )
     num_components = check_int(num_components, "num_components", minimum=1)
-    n = net.num_neurons
-    subset = None if sorted(neurons) == list(range(n)) else neurons
-    method = _method(method, subset, n)
     if method == "moments":
         return moment_flux(
             net, key, steps, burn_in=burn_in, num_chains=num_chains, window=window
@@ -339,6 +347,8 @@ def soft_flux(
 
 
 METHODS = ("subset", "mixture", "moments")
+SOFT_WINDOW = 8
+"""The score window K of the subset and mixture estimators."""
 MAX_MIXTURE_NEURONS = 12
 """Largest network whose mixture estimate is verified against exact enumeration."""
 
@@ -400,7 +410,7 @@ def correlation_proxy(
     *,
     neurons: Sequence[int | np.integer] | Shaped[ArrayLike, " k"] | None = None,
     burn_in: int = 1000,
-    window: int = 8,
+    window: int = SOFT_WINDOW,
     chunk_size: int | None = None,
 ) -> Float[Array, ""]:
     """RMS of the lag-1 Pearson correlations, a cheap differentiable flux surrogate.
@@ -489,5 +499,6 @@ def _correlation_proxy(net, key, steps, neurons, burn_in, window, size):
         p = p[:, index]
         return jnp.sum(weight * (p @ slope_next + jnp.sum((now @ slope_cross) * p, -1)))
 
-    surrogate = _surrogate(net, x, x_next, F, e, window, size, T, pathwise)
+    credit = _global_credit(F, e, window, T, size)
+    surrogate = _surrogate(net, x, x_next, credit, window, size, T, pathwise)
     return value + surrogate - jax.lax.stop_gradient(surrogate)
