@@ -20,6 +20,15 @@ import pytest  # noqa: E402
 # ``pytestmark``), which switches x64 on for that test alone.
 jax.config.update("jax_numpy_dtype_promotion", "strict")
 
+# Compiled programs persist on disk: each test module drops its executables (below),
+# and the same programs recur in other modules, in the other xdist worker and in the
+# next run; from the cache they load instead of compiling again.
+COMPILATION_CACHE = os.path.join(
+    os.path.dirname(__file__), "..", ".pytest_cache", "jax"
+)
+jax.config.update("jax_compilation_cache_dir", COMPILATION_CACHE)
+jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
+
 
 @pytest.fixture(autouse=True)
 def _precision(request):

@@ -21,6 +21,7 @@ import fluxjax as fj
 EPS32 = float(np.finfo(np.float32).eps)
 
 
+@pytest.mark.slow  # compile-bound (ten functions): 30 s
 def test_default_dtype_is_float32_and_is_preserved(getkey):
     """Every public computation of a float32 network returns float32 (no hidden x64)."""
     assert not jax.config.jax_enable_x64
@@ -47,6 +48,7 @@ def test_default_dtype_is_float32_and_is_preserved(getkey):
         assert value.dtype == jnp.float32, name
 
 
+@pytest.mark.slow
 @pytest.mark.float64
 def test_float64_networks_stay_float64(getkey):
     W, b = random_weights(np.random.default_rng(1), 4)

@@ -6,7 +6,10 @@ variate, which estimates how the stationary distribution moves with the paramete
 
     sum_x dpi(x) F(x) ~ (1/(T-K)) sum_{s<T-K} [W_s d log P(x_{s+1} | x_s) + B . dp(x_s)],
 
-W_s = sum_{k=1..K} (F~_{s+k} - eta) (equation (4) of :mod:`fluxjax.info.soft`).
+W_s = sum_{k=1..K} (F~_{s+k} - eta) (equation (4) of :mod:`fluxjax.info.soft`). With
+d log P = sum_i d log P_i, neuron i's factor may be credited with only the parts of F~
+that its innovations can move (a :class:`_Credit`; equation (5) of
+:mod:`fluxjax.info.moments`): the same expectation, a smaller variance.
 """
 
 from typing import NamedTuple
@@ -166,12 +169,12 @@ def _surrogate(net, x, x_next, credit, window, size, T, pathwise, payload=None):
         log_fire, log_silent = net.log_probs(x)
         log_factor = jnp.where(x_next, log_fire, log_silent)
         p = jnp.exp(log_fire)
-        credit = jax.lax.cond(
+        per_neuron = jax.lax.cond(
             everyone,
             lambda: jnp.broadcast_to(jnp.sum(W, -1, keepdims=True), log_factor.shape),
             lambda: W @ reach.T,
         )
-        credited = credit * log_factor + p * bonus
+        credited = per_neuron * log_factor + p * bonus
         score = jnp.sum(score_weight * jnp.sum(credited, axis=-1))
         return score + pathwise(x, x_next, p, log_fire, log_silent, path_weight, *extra)
 

@@ -464,7 +464,7 @@ def moment_flux(
     O(n^2 / T) bias. Its gradient (``jax.grad`` / ``eqx.filter_grad`` in weights,
     biases, temperature and noise) is the pathwise term plus the windowed score
     function of the influence function (4). Memory is linear in n * steps (about
-    five floats per neuron and sample: 3 GB peak at n = 1000, T = 10^5 in float32)
+    six floats per neuron and sample: 3.4 GB peak at n = 1000, T = 10^5 in float32)
     plus O(G n^2) for the per-group Gram matrices (G >= 10 groups); no 2^n object.
 
     The Gaussian total correlation is an approximation: measured at exact moments of
