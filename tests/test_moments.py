@@ -13,8 +13,9 @@ and at most +5 % per block, measured at exact moments of 54 random blocks
 (shared/large_n.md), so 5 % of the flux for a dense block and 3 % for a sum of many
 blocks. Gradients: as tests/test_soft.py, the error of the key-averaged gradient may
 be 4 times its noise (from the spread over keys) plus a relative bias, here 15 %: the
-score window's truncation (norm ratio 0.88 at K = 8 on the n = 1000 block network,
-benchmarks/README.md) plus the Gaussian model's gradient error.
+score window's truncation (norm ratios 0.95-1.02 at K = 16 on the n = 1000 networks,
+0.79-0.94 with the earlier global credit at K = 8; benchmarks/README.md) plus the
+Gaussian model's gradient error.
 """
 
 import functools

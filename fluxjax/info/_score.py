@@ -29,11 +29,6 @@ def _binary_entropy(log_fire: Array, log_silent: Array) -> Array:
     return -(jnp.exp(log_fire) * log_fire + jnp.exp(log_silent) * log_silent)
 
 
-def _transition_log_prob(log_fire: Array, log_silent: Array, x_next: Array) -> Array:
-    """The log-probability log P(x_{t+1} | x_t) = sum_i [x'_i log p_i + (1 - x'_i) log(1 - p_i)]."""
-    return jnp.sum(jnp.where(x_next, log_fire, log_silent), axis=-1)
-
-
 def _chunks(array: Array, size: int) -> Array:
     """``(T, ...)`` -> ``(T / size, size, ...)`` (T is a multiple of size: a reshape)."""
     return array.reshape(-1, size, *array.shape[1:])
@@ -145,8 +140,8 @@ def _global_credit(F: Array, e: Array, window: int, T: int, size: int) -> _Credi
 def _surrogate(net, x, x_next, credit, window, size, T, pathwise, payload=None):
     """The pathwise surrogate plus the windowed score function (4), over chunks.
 
-    The score credits neuron i's factor log P(x_{s+1,i} | x_s) with W_{s,i} =
-    sum_j reach[i, j] W_{s,j}, the window sums of the ``credit`` parts.
+    The score credits neuron i's factor log P(x_{s+1,i} | x_s) with sum_j reach[i, j]
+    S_{s,j}, S the window sums of the ``credit`` parts.
     ``pathwise(x, x_next, p, log_fire, log_silent, weight[, payload])`` is one chunk's
     pathwise surrogate; ``payload`` is an optional per-row array of constants it needs
     (computed once in the value pass instead of recomputed). Rows from T on are

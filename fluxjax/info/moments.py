@@ -43,7 +43,7 @@ its covariance part is (1/2)[(x - m)^T C^-1 (x - m) - sum_i (x_i - m_i)^2 / C_ii
 terms of x). The first (pathwise) term is the derivative of <f(x_t)> at fixed samples
 and fixed coefficients; the second (stationary) term is the windowed score function
 of the chain with f evaluated at every step, the innovation control variate and a
-mean baseline (:func:`fluxjax.info.soft._surrogate`, shared with ``soft_flux``).
+mean baseline (:func:`fluxjax.info._score._surrogate`, shared with ``soft_flux``).
 The jackknife correction's own derivative (a nearly constant O(n^2 / T) term) is not
 included.
 
@@ -63,8 +63,9 @@ zero: the expectation is unchanged and the variance falls from ~ n K / T to
 ~ |R_i| K / T, which lets the window grow to K = 16 without the variance that a
 global credit has at n = 1000 (K = 16 globally: cosine 0.930). On a dense network
 R_i is every neuron, G~ = G and the credit is the global one. R is structure read
-from the support of the weights (K n x n products once per call), exact for any W;
-it costs one more n x n product per sample in the score and one in the parts.
+from the support of the weights (K n x n products once per call, counted in float32
+whatever the network's dtype), exact for any W; it costs two more n x n products per
+sample in the score (forward and rematerialisation) and one in the parts.
 
 **Measured** (benchmarks/README.md, "Flux at large n"; float32, T = 10^5, 20 chains,
 K = 16, local credit): dense nets n = 8..12 within +0.5 ... +1.1 % of exact_flux,
@@ -350,12 +351,21 @@ def _reach(weights: Array, window: int) -> Array:
 
     p_j(x) depends on x_l only where W_lj != 0, so the innovation of neuron i at step
     s can move f(x_{s+k}) (k <= K) only through the neurons R_i. The support is
-    structure read from the (possibly traced) weights; K binary products of n x n.
+    structure read from the (possibly traced) weights. R is the support of (I + S)^K,
+    by squaring (O(log K) n x n products), counted in float32 (exact: every count is
+    at most n) whatever the network's dtype.
     """
-    support = (jax.lax.stop_gradient(weights) != 0).astype(weights.dtype)
-    reach = jnp.eye(weights.shape[0], dtype=weights.dtype)
-    for _ in range(window):
-        reach = jnp.minimum(reach + reach @ support, 1.0)
+    n = weights.shape[0]
+    eye = jnp.eye(n, dtype=jnp.float32)
+    support = (jax.lax.stop_gradient(weights) != 0).astype(jnp.float32)
+    step = jnp.minimum(eye + support, 1.0)
+    reach = eye
+    while window:
+        if window & 1:
+            reach = jnp.minimum(reach @ step, 1.0)
+        window >>= 1
+        if window:
+            step = jnp.minimum(step @ step, 1.0)
     return reach
 
 
@@ -379,8 +389,8 @@ def _local_credit(phi, rest, e, F, reach, window, T, size) -> _Credit:
     )
     valid = (jnp.arange(F.shape[0]) < T)[:, None]
     parts = jnp.where(valid, jnp.concatenate([phi - control, rest[:, None]], 1), 0.0)
-    everyone = jnp.ones((reach.shape[0], 1), reach.dtype)
-    return _Credit(parts, jnp.concatenate([reach, everyone], 1), jnp.sum(betas[1:], 0))
+    to_all = jnp.ones((reach.shape[0], 1), reach.dtype)
+    return _Credit(parts, jnp.concatenate([reach, to_all], 1), jnp.sum(betas[1:], 0))
 
 
 def _estimate(net, x, x_next, groups, window, size):
@@ -397,6 +407,7 @@ def _estimate(net, x, x_next, groups, window, size):
     m = moments.fire
     reach = _reach(fixed.weights, window)
     atoms = _atoms(reach)
+    reach = reach.astype(dtype)
     alike = jnp.all(atoms)  # one atom: R_i = every neuron, G~ = G (dense networks)
     G_local = jnp.where(atoms, G, 0.0)
 
