@@ -381,14 +381,14 @@ def _local_credit(phi, rest, e, F, reach, window, T, size) -> _Credit:
 
     ``phi`` ``(T, n)`` are per-neuron parts of f and ``rest`` ``(T,)`` the part that
     no neuron's credit may leave out; the innovation control moves each neuron's
-    term beta_k,j e_{t-k,j} into phi_j (:func:`._score._innovation_betas`).
+    term beta_k,j e_{t-k,j} into phi_j (:func:`._score._innovation_betas`). Every
+    row is a sample (no padding).
     """
     betas = _innovation_betas(F, e, window, T, size)
     control = sum(
         (_shift(e, -k) * betas[k] for k in range(window + 1)), jnp.zeros_like(e)
     )
-    valid = (jnp.arange(F.shape[0]) < T)[:, None]
-    parts = jnp.where(valid, jnp.concatenate([phi - control, rest[:, None]], 1), 0.0)
+    parts = jnp.concatenate([phi - control, rest[:, None]], 1)
     to_all = jnp.ones((reach.shape[0], 1), reach.dtype)
     return _Credit(parts, jnp.concatenate([reach, to_all], 1), jnp.sum(betas[1:], 0))
 

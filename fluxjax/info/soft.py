@@ -233,16 +233,15 @@ def _subset_flux(net, x, x_next, neurons, window, size, T):
 # ---------------------------------------------------------------------------
 
 
-def _check_common(net, key, steps, window, burn_in, chunk_size, neurons):
-    check_network(net)
+def _check_common(key, steps, window, burn_in, chunk_size):
+    """The sampling options shared by soft_flux and correlation_proxy, checked."""
     check_key(key)
     window = check_int(window, "window", minimum=0)
     steps = check_int(steps, "steps", minimum=window + 2)
     burn_in = check_int(burn_in, "burn_in", minimum=0)
     if chunk_size is not None:
         chunk_size = check_int(chunk_size, "chunk_size", minimum=1)
-    neurons = check_neurons(neurons, net.num_neurons)
-    return steps, window, burn_in, chunk_size, neurons
+    return steps, window, burn_in, chunk_size
 
 
 def soft_flux(
@@ -325,8 +324,8 @@ def soft_flux(
     method = _method(method, subset, n)
     if window is None:
         window = MOMENT_WINDOW if method == "moments" else SOFT_WINDOW
-    steps, window, burn_in, chunk_size, neurons = _check_common(
-        net, key, steps, window, burn_in, chunk_size, neurons
+    steps, window, burn_in, chunk_size = _check_common(
+        key, steps, window, burn_in, chunk_size
     )
     num_components = check_int(num_components, "num_components", minimum=1)
     if method == "moments":
@@ -445,8 +444,10 @@ def correlation_proxy(
         >>> c.shape, bool(0 <= c <= 1)
         ((), True)
     """
-    steps, window, burn_in, chunk_size, neurons = _check_common(
-        net, key, steps, window, burn_in, chunk_size, neurons
+    check_network(net)
+    neurons = check_neurons(neurons, net.num_neurons)
+    steps, window, burn_in, chunk_size = _check_common(
+        key, steps, window, burn_in, chunk_size
     )
     size = _chunk_size(chunk_size, steps, _probability_width(net))
     return _correlation_proxy(net, key, steps, neurons, burn_in, window, size)
