@@ -127,9 +127,19 @@ def _check_groups(groups, record: str, n: int) -> tuple[tuple[int, ...], ...]:
     return checked
 
 
+def _devices(devices) -> list:
+    """``devices``, or by default the device of a ``jax.default_device`` context, else all."""
+    if devices is not None:
+        return list(devices)
+    default = jax.config.jax_default_device
+    if default is None:
+        return jax.devices()
+    return [default] if isinstance(default, jax.Device) else jax.devices(default)[:1]
+
+
 def _mesh(devices, size: int) -> Mesh | None:
-    """A 1-D mesh ("ensemble") over ``devices`` (default: all), or None for one."""
-    devices = jax.devices() if devices is None else list(devices)
+    """A 1-D mesh ("ensemble") over :func:`_devices`, or None for one device."""
+    devices = _devices(devices)
     if not devices:
         raise ValueError("devices must name at least one device")
     if len(devices) == 1 or size == 1:
@@ -231,8 +241,9 @@ def simulate(
             :mod:`fluxjax.network`); recorded step s is the state after update
             ``burn_in + s``, so it has seen ``drive[burn_in + s]``. Default: none (a
             free-running network).
-        devices: devices to spread the replicas over (default: all of
-            ``jax.devices()``; results do not depend on it).
+        devices: devices to spread the replicas over (default: the device of a
+            ``jax.default_device`` context, else all of ``jax.devices()``; results
+            do not depend on it).
 
     Returns:
         The record of each replica, with a leading ``batch`` axis when ``batch`` is
@@ -562,8 +573,8 @@ def simulate_ensemble(
         drive: the external input field of every update (see :func:`simulate`):
             ``(burn_in + steps, n)`` for all networks, or ``(len(nets), burn_in +
             steps, n)`` one per network.
-        devices: devices to shard the ensemble over (default: all of
-            ``jax.devices()``).
+        devices: devices to shard the ensemble over (default: the device of a
+            ``jax.default_device`` context, else all of ``jax.devices()``).
 
     Returns:
         The record of each network, with a leading ``len(nets)`` axis.
@@ -608,8 +619,7 @@ do not depend on it (network k always uses its own key)."""
 
 def _ensemble_group(in_axes: BinaryNetwork, mesh: Mesh | None, devices) -> int:
     """How many networks one compiled call simulates (see CPU_NETWORKS_PER_DEVICE)."""
-    devices = jax.devices() if devices is None else list(devices)
-    if in_axes.weights is None or any(d.platform != "cpu" for d in devices):
+    if in_axes.weights is None or any(d.platform != "cpu" for d in _devices(devices)):
         return sys.maxsize  # shared weights (a matrix product), or an accelerator
     return CPU_NETWORKS_PER_DEVICE * (1 if mesh is None else mesh.size)
 

@@ -140,7 +140,12 @@ ESTIMATOR_CHILD = textwrap.dedent(
     sys.path.insert(0, sys.argv[2])
     from test_sharding import estimates
     assert jax.device_count() == 4, jax.devices()
-    np.savez(sys.argv[1], *estimates())
+    sharded = estimates()
+    with jax.default_device(jax.devices()[0]):
+        single = estimates()
+    for a, b in zip(sharded, single):
+        np.testing.assert_array_equal(a, b)
+    np.savez(sys.argv[1], *sharded)
     """
 )
 
@@ -155,18 +160,13 @@ def estimates():
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    reason="since the local score credit (2026-12-02) the moments gradient on four "
-    "devices differs from one device in the last bits (1.5e-4 relative in CI); the "
-    "sum whose order the mesh changes is not yet found (the column means of the "
-    "credit parts, summed chunk by chunk, were not it)",
-    strict=False,
-)
-def test_flux_estimates_on_four_devices_equal_one_device_bit_for_bit(tmp_path):
-    """Its chains are sharded over four devices in the child, and every sum over
-    samples runs in a fixed order: the same bits as this process's one device (the
-    gradient's innovation regression once was one contraction over all samples and
-    differed in the last bits)."""
+def test_flux_estimates_on_four_devices_equal_one_device(tmp_path):
+    """In the child, chains sharded over four devices give the bits of the same chains
+    on one of them (``jax.default_device``): every sum over samples runs in a fixed
+    order (the gradient's innovation regression once was one contraction over all
+    samples, which a mesh splits). Against this process (one CPU device) the results
+    agree to float32 rounding only: XLA's CPU matrix products cut their work by the
+    threads per device, which the device count changes, and so does their rounding."""
     out = tmp_path / "estimates.npz"
     flags = f"{os.environ['XLA_FLAGS']} --xla_force_host_platform_device_count=4"
     env = dict(os.environ, XLA_FLAGS=flags, JAX_PLATFORMS="cpu")
@@ -178,4 +178,5 @@ def test_flux_estimates_on_four_devices_equal_one_device_bit_for_bit(tmp_path):
     )
     sharded = np.load(out)
     for i, expected in enumerate(estimates()):
-        np.testing.assert_array_equal(sharded[f"arr_{i}"], expected)
+        scale = np.max(np.abs(expected))
+        np.testing.assert_allclose(sharded[f"arr_{i}"], expected, atol=1e-5 * scale)
