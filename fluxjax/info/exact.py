@@ -88,16 +88,18 @@ def _bits(x: Array) -> Array:
 
 
 def _future_given_state(net: BinaryNetwork, neurons: tuple[int, ...]) -> Array:
-    """M[a, b] = P(x'_S = b | x = a) for S = ``neurons`` (bit k of b is neurons[k])."""
+    """M[a, b] = P(x'_S = b | x = a) for S = ``neurons`` (bit k of b is neurons[k]).
+
+    M = exp(log p_S B^T + log(1 - p_S) (1 - B)^T), B the bits of every b: two small
+    matrix products and one exponential, whose backward pass is as cheap (the product
+    of the factors, built by doubling the table once per neuron, made the gradient of
+    a 10-neuron flux three times slower than its value).
+    """
     states = all_states(net.num_neurons, net.weights.dtype)
-    fire = net.firing_prob(states)[:, jnp.asarray(neurons)]
-    silent = net.silent_prob(states)[:, jnp.asarray(neurons)]
-    table = jnp.ones((states.shape[0], 1), fire.dtype)
-    for k in range(len(neurons)):  # the new bit k is the most significant so far
-        table = jnp.concatenate(
-            [table * silent[:, k : k + 1], table * fire[:, k : k + 1]], 1
-        )
-    return table
+    log_fire, log_silent = net.log_probs(states)
+    index = jnp.asarray(neurons)
+    bits = all_states(len(neurons), net.weights.dtype)
+    return jnp.exp(log_fire[:, index] @ bits.T + log_silent[:, index] @ (1 - bits).T)
 
 
 def transition_matrix(
