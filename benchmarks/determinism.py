@@ -5,7 +5,10 @@ raw bytes) a fixed set of results, computed
 
 - batched and one replica at a time (``simulate`` of 8 replicas against 8 calls);
 - with ``jax.jit`` and under ``jax.disable_jit()``;
-- on 1 and on 4 CPU devices (a child process with 4 host devices);
+- sharded over 4 CPU devices and on one of them, in one child process with 4 host
+  devices (``jax.default_device``), and in that child against this 1-device process
+  (the device count changes XLA:CPU's threads per device, and with them the last bits
+  of matrix products: reported, not a property fluxjax controls);
 - on all of this machine's cores and on one (a child pinned to one core: XLA:CPU
   partitions large reductions and contractions by its thread count, so these may
   differ in the last bits; reported, not a property fluxjax controls);
@@ -88,8 +91,9 @@ def batching_and_jit() -> list[dict]:
     ]
 
 
-def in_child(devices: int = 1, cores: int | None = None) -> dict[str, str]:
-    """The fingerprints in a child process with ``devices`` CPU devices, on ``cores``."""
+def in_child(devices: int = 1, cores: int | None = None) -> list[dict[str, str]]:
+    """The fingerprints in a child process with ``devices`` CPU devices, on ``cores``:
+    on all its devices, then on its first device alone."""
     flags = os.environ.get("XLA_FLAGS", "")
     flags = f"{flags} --xla_force_host_platform_device_count={devices}".strip()
     env = {**os.environ, "XLA_FLAGS": flags}
@@ -97,7 +101,8 @@ def in_child(devices: int = 1, cores: int | None = None) -> dict[str, str]:
     code = (
         f"import json, os, sys; {pin}sys.path.insert(0, sys.argv[1]); "
         f"import determinism, jax; assert len(jax.devices()) == {devices}; "
-        "print(json.dumps(determinism.fingerprints()))"
+        "print(json.dumps([determinism.fingerprints(), "
+        "determinism.fingerprints(jax.devices()[0])]))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code, os.path.dirname(__file__)],
@@ -151,12 +156,16 @@ def main() -> None:
     cpu = jax.devices("cpu")[0]
     checks = batching_and_jit()
     on_cpu = fingerprints(cpu)
-    on_four = in_child(devices=4)
+    on_four, on_first = in_child(devices=4)
+    for name, digest in on_four.items():
+        what = f"{name}: 4 CPU devices = 1 of them (one process)"
+        checks.append(_check(what, digest, on_first[name]))
     for name, digest in on_cpu.items():
-        checks.append(_check(f"{name}: 1 = 4 CPU devices", digest, on_four[name]))
+        what = f"{name}: a 1-device process = a 4-device one"
+        checks.append(_check(what, digest, on_four[name]))
     cores = len(os.sched_getaffinity(0))
     if cores > 1:  # XLA:CPU splits reductions by its thread count
-        on_one = in_child(cores=1)
+        on_one, _ = in_child(cores=1)
         for name, digest in on_cpu.items():
             checks.append(
                 _check(f"{name}: {cores} cores = 1 core", digest, on_one[name])
