@@ -63,6 +63,7 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, Real
 
 from ._checks import as_float_array, check_finite, check_key, is_concrete
+from ._linalg import eigh
 
 
 __all__ = [
@@ -127,7 +128,7 @@ def _stats(signal: Array) -> SignalStats:
 
 def _eigh_psd(cov: Array) -> tuple[Array, Array]:
     """Eigenvalues (clipped at 0: rounding of a PSD matrix) and eigenvectors."""
-    eigenvalues, vectors = jnp.linalg.eigh(cov)
+    eigenvalues, vectors = eigh(cov)
     return jnp.maximum(eigenvalues, 0), vectors
 
 

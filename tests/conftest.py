@@ -2,10 +2,10 @@ import os
 
 
 # XLA's CPU backend runs single-threaded Eigen in the tests, and in every process they
-# start (notebook kernels, the sharding child). With the multi-threaded pool, a
-# notebook kernel in CI once never returned from materialising a vmapped result (one
-# second here). Others have met that wedge of the pool too, and the suite already uses
-# both cores through its two xdist workers. Set before JAX starts its backend.
+# start (notebook kernels, the sharding child): the suite already uses both cores
+# through its two xdist workers. (It does not keep jaxlib's batched LAPACK kernels off
+# the intra-op pool: that deadlock is avoided in fluxjax._linalg.) Set before JAX
+# starts its backend.
 SINGLE_THREADED_EIGEN = "--xla_cpu_multi_thread_eigen=false"
 os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {SINGLE_THREADED_EIGEN}"
 

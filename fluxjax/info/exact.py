@@ -32,6 +32,7 @@ from jaxtyping import Array, Float
 
 from .._checks import check_groups, check_int, check_neurons, is_concrete
 from .._codes import all_states, group_codes
+from .._linalg import solve
 from ..network import BinaryNetwork, check_network
 from .results import TripletFlux
 
@@ -124,7 +125,7 @@ def _solve_stationary(P: Array) -> Array:
     k = P.shape[0]
     A = (P.T - jnp.eye(k, dtype=P.dtype)).at[-1].set(1.0)
     rhs = jnp.zeros(k, P.dtype).at[-1].set(1.0)
-    pi = jnp.maximum(jnp.linalg.solve(A, rhs), 0.0)  # round-off can leave -1e-9
+    pi = jnp.maximum(solve(A, rhs), 0.0)  # round-off can leave -1e-9
     return pi / jnp.sum(pi)
 
 
@@ -243,9 +244,8 @@ def _block_values(net, weights, blocks, quantity, subset):
                 local = None
         groups[len(block), local].append(block)
     itemsize = jnp.dtype(net.weights.dtype).itemsize
-    # One component at a time within a group (lax.map, not vmap): jaxlib's batched
-    # LAPACK kernels fan out over a shared thread pool, and two of them running at
-    # once in one program were seen to deadlock on CPU.
+    # One component at a time within a group (lax.map): the tables of one component
+    # are alive at a time, and its stationary solve is one LU (fluxjax._linalg).
     out = []
     for (k, local), members in groups.items():
         index = np.asarray(members)

@@ -115,6 +115,7 @@ from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._checks import check_int, check_key
 from .._codes import all_states
+from .._linalg import log_det
 from ..network import BinaryNetwork, check_network
 from ..simulate import simulate
 from ._score import (
@@ -309,8 +310,7 @@ def _log_det_correlation(covariance: Array, variance: Array) -> Array:
     R = covariance * scale[:, None] * scale[None, :]
     n = R.shape[0]
     R = jnp.where(jnp.eye(n, dtype=bool), 1.0, R)
-    L = jnp.linalg.cholesky(R)
-    return 2.0 * jnp.sum(jnp.log(jnp.diagonal(L)))
+    return log_det(R)
 
 
 def _phi_parts(moments: _Moments) -> tuple[Array, Array]:

@@ -42,6 +42,7 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Bool, Float, Real
 
 from .._checks import as_float_array, check_finite, is_concrete
+from .._linalg import svd
 
 
 RIDGES = tuple(10.0**p for p in range(-6, 4))
@@ -204,7 +205,7 @@ def _centre(rows: Array) -> tuple[Array, Array]:
 def _factor(features: Array, targets: Array) -> _Factors:
     x_mean, x_centred = _centre(features)
     y_mean, y_centred = _centre(targets)
-    u, s, vt = jnp.linalg.svd(x_centred, full_matrices=False)
+    u, s, vt = svd(x_centred)
     return _Factors(x_mean, y_mean, s, vt.T, u.T @ y_centred)
 
 
