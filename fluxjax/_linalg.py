@@ -41,11 +41,17 @@ def solve(a: Float[Array, "k k"], b: Float[Array, " k"]) -> Float[Array, " k"]:
     )
 
 
+_cholesky = jax.custom_batching.sequential_vmap(lambda a: jnp.linalg.cholesky(a))
+
+
 @jax.custom_batching.sequential_vmap
-def _log_det_and_inverse(a: Array) -> tuple[Array, Array]:
-    lower = jnp.linalg.cholesky(a)
-    inverse = jsl.cho_solve((lower, True), jnp.eye(a.shape[0], dtype=a.dtype))
-    return 2.0 * jnp.sum(jnp.log(jnp.diagonal(lower))), (inverse + inverse.T) / 2
+def _inverse_from_cholesky(lower: Array) -> Array:
+    inverse = jsl.cho_solve((lower, True), jnp.eye(lower.shape[0], dtype=lower.dtype))
+    return (inverse + inverse.T) / 2
+
+
+def _log_det_of_cholesky(lower: Array) -> Array:
+    return 2.0 * jnp.sum(jnp.log(jnp.diagonal(lower)))
 
 
 @jax.custom_jvp
@@ -54,14 +60,15 @@ def log_det(a: Float[Array, "k k"]) -> Float[Array, ""]:
 
     Differentiable once: d log det a = tr(a^{-1} da). An indefinite a gives NaN.
     """
-    return _log_det_and_inverse(a)[0]
+    return _log_det_of_cholesky(_cholesky(a))
 
 
 @log_det.defjvp
 def _log_det_jvp(primals, tangents):
     (a,), (da,) = primals, tangents
-    value, inverse = _log_det_and_inverse(a)
-    return value, jnp.sum(inverse * (da + da.T) / 2)
+    lower = _cholesky(a)  # the inverse only where a derivative is asked for
+    tangent = jnp.sum(_inverse_from_cholesky(lower) * (da + da.T) / 2)
+    return _log_det_of_cholesky(lower), tangent
 
 
 #: (eigenvalues ascending, eigenvectors as columns) of a symmetric matrix; values only

@@ -21,8 +21,9 @@ pytestmark = pytest.mark.float64
 # Four independent vmapped 512 x 512 factorisations in one jitted program, for each
 # function: with jnp.linalg.solve this hung in 4 of 4 runs on two cores, with
 # jnp.linalg.cholesky in 1 of 3 (jaxlib 0.10's batched LAPACK kernels wait on the
-# intra-op pool they occupy). It runs in a child process so that a regression fails at the timeout
-# instead of wedging the suite; it prints the largest error against numpy.
+# intra-op pool they occupy). It runs in a child process so that a regression fails
+# at the timeout instead of wedging the suite; it prints the largest error against
+# numpy.
 CONCURRENT_FACTORISATIONS = """
 import jax, numpy as np
 jax.config.update("jax_enable_x64", True)
@@ -122,10 +123,8 @@ def test_log_det_and_its_gradient():
     np.testing.assert_allclose(
         jax.vmap(log_det)(jnp.asarray(a)), np.linalg.slogdet(a)[1], rtol=1e-12
     )
-    c = np.random.default_rng(7).normal(size=a.shape[-2:])
-    c = c + c.T  # a symmetric direction keeps a + eps c positive definite
 
-    def along(a):  # log det a, made to depend on a non-symmetric way
+    def along(a):  # log det of a matrix that depends on a non-symmetrically
         return log_det(jnp.asarray(a) + 0.1 * jnp.tril(jnp.asarray(a), -1))
 
     def through_cholesky(a):
