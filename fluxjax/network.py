@@ -238,11 +238,7 @@ class BinaryNetwork(eqx.Module):
 
         ``drive`` is an optional external input field d, broadcast against the states.
         """
-        x = jnp.asarray(x).astype(self.weights.dtype)
-        field = x @ self.weights + self.biases
-        if drive is not None:
-            field = field + jnp.asarray(drive, self.weights.dtype)
-        return field / self.temperature
+        return _scaled_input(self, recurrent_input(self, jnp.asarray(x)), drive)
 
     def firing_prob(
         self,
@@ -273,14 +269,7 @@ class BinaryNetwork(eqx.Module):
         log E[sigmoid(m + sigma xi)] = logsumexp_k(log w_k + log sigmoid(m + sigma nu_k));
         plain log-sigmoids for a noiseless network.
         """
-        m = self.mean_input(x)
-        if self.noise is None:
-            return jax.nn.log_sigmoid(m), jax.nn.log_sigmoid(-m)
-        nodes, _, log_weights = _noise_rule_of(self)
-        z = m[..., None] + _noise_offsets(self.noise, nodes, m)
-        log_fire = jnp.asarray(log_weights, m.dtype) + jax.nn.log_sigmoid(z)
-        # log sigmoid(-z) = log sigmoid(z) - z
-        return logsumexp(log_fire, axis=-1), logsumexp(log_fire - z, axis=-1)
+        return _log_probs_of_mean(self, self.mean_input(x))
 
     def half_firing_biases(self) -> Float[Array, " n"]:
         """The 50 %-firing biases b_i = -sum_j W[j, i] / 2.
@@ -532,6 +521,53 @@ def firing_threshold(net: BinaryNetwork, xi: Array | None, words: Array) -> Arra
 def recurrent_input(net: BinaryNetwork, x: Array) -> Array:
     """The recurrent input x @ W of states ``x`` (..., n) of any 0/1 dtype."""
     return x.astype(net.weights.dtype) @ net.weights
+
+
+def log_probs_given_input(
+    net: BinaryNetwork, x: Array, recurrent: Array
+) -> tuple[Array, Array]:
+    """``net.log_probs(x)`` from the recurrent input ``recurrent`` = x @ W, computed before.
+
+    The value costs no n x n product, and neither does a derivative in the biases,
+    temperature or noise; the derivative in the weights is x @ dW. A pass that
+    differentiates the log-probabilities of stored samples (the score function of
+    :mod:`fluxjax.info._score`) so skips recomputing x @ W, forward and in the
+    rematerialised backward. ``x`` and ``recurrent`` are constants: their own
+    tangents are not propagated.
+    """
+    product = _given_product(x, net.weights, recurrent)
+    return _log_probs_of_mean(net, _scaled_input(net, product))
+
+
+@jax.custom_jvp
+def _given_product(x: Array, weights: ArrayLike, product: Array) -> Array:
+    """The product x @ weights, known to equal ``product`` (returned as it is)."""
+    return product
+
+
+@_given_product.defjvp
+def _given_product_jvp(primals, tangents):
+    x, weights, product = primals
+    return product, x.astype(weights.dtype) @ tangents[1]
+
+
+def _scaled_input(net: BinaryNetwork, recurrent: Array, drive=None) -> Array:
+    """The mean input m = (r + b + d) / T from the recurrent input r = x @ W."""
+    field = recurrent + net.biases
+    if drive is not None:
+        field = field + jnp.asarray(drive, net.weights.dtype)
+    return field / net.temperature
+
+
+def _log_probs_of_mean(net: BinaryNetwork, m: Array) -> tuple[Array, Array]:
+    """(log P(x'_i = 1), log P(x'_i = 0)) given the mean input m (see ``log_probs``)."""
+    if net.noise is None:
+        return jax.nn.log_sigmoid(m), jax.nn.log_sigmoid(-m)
+    nodes, _, log_weights = _noise_rule_of(net)
+    z = m[..., None] + _noise_offsets(net.noise, nodes, m)
+    log_fire = jnp.asarray(log_weights, m.dtype) + jax.nn.log_sigmoid(z)
+    # log sigmoid(-z) = log sigmoid(z) - z
+    return logsumexp(log_fire, axis=-1), logsumexp(log_fire - z, axis=-1)
 
 
 def update(net: BinaryNetwork, x: Array, xi: Array | None, words: Array) -> Array:

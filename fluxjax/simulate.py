@@ -277,6 +277,27 @@ def simulate(
     return _simulate_batch(net, key, x0, drive, batch, plan, mesh)
 
 
+def simulate_with_inputs(
+    net: BinaryNetwork, key: PRNGKeyArray, steps: int, *, batch: int, burn_in: int = 0
+) -> tuple[Bool[Array, "batch steps n"], Float[Array, "batch steps n"]]:
+    """Simulated states, and the recurrent input x @ W that each recorded update read.
+
+    The states are those of ``simulate(net, key, steps, batch=batch,
+    burn_in=burn_in)``. Returns ``(states, inputs)``, both ``(batch, steps, n)``: ``inputs[:, s]`` is the
+    input of the state before recorded step s, so ``inputs[:, s + 1]`` is
+    ``recurrent_input(net, states[:, s])``, the product the simulation computes
+    anyway (its bits: the batch's matrix product, not a later one's). The large-n
+    estimators (:mod:`fluxjax.info.moments`) read their samples' log-probabilities
+    from it instead of recomputing x @ W. Arguments as :func:`simulate`, checked by
+    the caller.
+    """
+    mesh = _mesh(None, batch)
+    plan = _plan(net, steps, burn_in, "states", None, None, batch, mesh)
+    return _simulate_batch(
+        net, key, None, None, batch, plan._replace(record="inputs"), mesh
+    )
+
+
 def _check_drive(drive, net: BinaryNetwork, plan: _Plan, batch) -> Array | None:
     """``drive`` as an array of the network's dtype, checked against the plan.
 
@@ -317,7 +338,7 @@ def _simulate_batch(net, key, x0, drive, batch, plan, mesh):
     if drive is not None and drive.ndim == 3:  # one drive per replica
         drive = _shard(_pad(drive, size), mesh)
     out = _simulate_replicas(net, None, keys, x0, drive, plan, mesh)
-    return _shard(out, mesh)[:batch]
+    return jax.tree.map(lambda a: a[:batch], _shard(out, mesh))
 
 
 def _padded(size: int, mesh: Mesh | None) -> int:
@@ -339,13 +360,14 @@ def _shard(x, mesh: Mesh | None):
     return jax.tree.map(lambda a: jax.lax.with_sharding_constraint(a, sharding), x)
 
 
-def _simulate_replicas(net, net_axes, keys, x0, drive, plan: _Plan, mesh=None) -> Array:
+def _simulate_replicas(net, net_axes, keys, x0, drive, plan: _Plan, mesh=None):
     """The trajectories of the replica keys ``keys`` (B,) (see the module docstring).
 
     ``net_axes`` says which fields of ``net`` have a leading replica axis (None: none,
     one network for all replicas); ``drive`` is None, ``(updates, n)`` (shared) or
     ``(B, updates, n)``. The time loop runs on the whole batch; per-replica code
-    (draws, the recurrent input, the counts) is vmapped inside it.
+    (draws, the recurrent input, the counts) is vmapped inside it. Returns the
+    record: an array, or (states, inputs) for the private record "inputs".
     """
     n = net.weights.shape[-1]
 
@@ -414,17 +436,23 @@ def _run(
             theta = theta - d
 
         def update(t, carry):
-            x, states = carry
+            x, states, inputs = carry
             theta_t = jax.lax.dynamic_index_in_dim(theta, t, 1, keepdims=False)
-            x_next = batch_input(net, x) > theta_t
+            u = batch_input(net, x)
+            x_next = u > theta_t
             if masked:  # past the end: keep the state
                 x_next = jnp.where(offset[t] < length, x_next, x)
             if states is not None:
                 states = jax.lax.dynamic_update_index_in_dim(states, x_next, t, 1)
-            return x_next, states
+            if inputs is not None:
+                inputs = jax.lax.dynamic_update_index_in_dim(inputs, u, t, 1)
+            return x_next, states, inputs
 
         states = None if record is None else jnp.zeros((B, chunk, n), bool)
-        x_end, states = jax.lax.fori_loop(0, chunk, update, (x, states))
+        inputs = None
+        if record == "inputs":
+            inputs = jnp.zeros((B, chunk, n), net.weights.dtype)
+        x_end, states, inputs = jax.lax.fori_loop(0, chunk, update, (x, states, inputs))
         if record in ("pair_counts", "probabilities"):
             previous = jnp.concatenate([x[:, None], states[:, :-1]], axis=1)
         if record == "pair_counts":
@@ -437,11 +465,17 @@ def _run(
                 block = batch_probs(net, previous, d)
                 if len(plan.neurons) < n:
                     block = block[..., jnp.asarray(plan.neurons)]
+            elif record == "inputs":
+                block = (states, inputs)
             elif len(plan.neurons) < n:
                 block = states[..., jnp.asarray(plan.neurons)]
             else:
                 block = states
-            out = jax.lax.dynamic_update_slice_in_dim(out, block, c * chunk, 1)
+            out = jax.tree.map(
+                lambda o, b: jax.lax.dynamic_update_slice_in_dim(o, b, c * chunk, 1),
+                out,
+                block,
+            )
         return (x_end, out), None
 
     if record == "pair_counts":
@@ -453,12 +487,15 @@ def _run(
         out = jnp.zeros((B, padded, len(plan.neurons)), bool)
     elif record == "probabilities":
         out = jnp.zeros((B, padded, len(plan.neurons)), net.weights.dtype)
+    elif record == "inputs":
+        dtype = net.weights.dtype
+        out = (jnp.zeros((B, padded, n), bool), jnp.zeros((B, padded, n), dtype))
     else:
         out = None
     chunks = jnp.arange(num_chunks, dtype=jnp.uint32)
     (x, out), _ = jax.lax.scan(one_chunk, (x, out), chunks)
     if out is not None and record != "pair_counts" and masked:
-        out = out[:, :length]
+        out = jax.tree.map(lambda o: o[:, :length], out)
     return x, out
 
 

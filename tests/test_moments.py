@@ -31,7 +31,7 @@ import pytest
 from conftest import random_weights
 
 import fluxjax as fj
-from fluxjax.info._score import _window_sums
+from fluxjax.info._score import _derivative_only, _window_sums
 from fluxjax.info.moments import (
     FluxBounds,
     _atoms,
@@ -256,6 +256,31 @@ def test_window_sums_are_the_plain_sums():
         np.testing.assert_allclose(np.asarray(got), want, atol=1e-5)
 
 
+@pytest.mark.float64
+def test_derivative_only_is_zero_with_the_function_s_derivative():
+    """_derivative_only(fn, *args) = fn - stop_gradient(fn): exactly 0, with fn's
+    gradient and jvp (from autodiff of fn itself), also when some arguments carry no
+    tangent (a bool array, an undifferentiated field) and under jit."""
+    rng = np.random.default_rng(3)
+    W, b = random_weights(rng, 5)
+    net = fj.BinaryNetwork(W, b, 1.2, 0.3)
+    x = jnp.asarray(rng.random((7, 5)) < 0.5)
+    fn = lambda net, x: jnp.sum(jnp.sin(net.firing_prob(x) * net.biases))
+    zero = lambda net: _derivative_only(fn, net, x)
+    assert float(jax.jit(zero)(net)) == 0.0
+    want = jax.grad(fn)(net, x)
+    got = jax.jit(jax.grad(zero))(net)
+    jax.tree.map(lambda g, w: np.testing.assert_allclose(g, w, rtol=1e-12), got, want)
+    # the biases alone: the weights, temperature and noise carry no tangent
+    biases_only = jax.grad(lambda b: zero(eqx.tree_at(lambda n: n.biases, net, b)))
+    np.testing.assert_allclose(biases_only(net.biases), want.biases, rtol=1e-12)
+    direction = jax.tree.map(lambda a: jnp.asarray(rng.normal(size=a.shape)), net)
+    value, tangent = jax.jvp(zero, (net,), (direction,))
+    want_tangent = jax.jvp(lambda n: fn(n, x), (net,), (direction,))[1]
+    assert float(value) == 0.0
+    np.testing.assert_allclose(tangent, want_tangent, rtol=1e-12)
+
+
 def test_permutation_matches_closed_form():
     net, exact, exact_grad = permutation_case(0, 40)
     values, grads = runs(net)
@@ -284,18 +309,34 @@ def test_stderr_estimate_is_moment_flux_with_an_honest_error_bar():
 @pytest.mark.parametrize(
     ("strength", "problem"), [(2.0, "negative"), (4.0, "not finite")]
 )
-@pytest.mark.parametrize("estimator", ["moment_flux_stderr", "flux_bounds"])
+@pytest.mark.parametrize("estimator", ["moment_flux_stderr", "jit", "flux_bounds"])
 def test_stderr_estimate_warns_outside_its_regime(strength, problem, estimator):
     """Two assemblies of 15 near-copies: the Gaussian TC exceeds U1 (a negative
     flux), or R is singular; the estimate says so instead of returning a number,
-    alone or inside its bracket."""
+    alone, inside a caller's jit (when the program runs), or inside its bracket."""
     n = 30
     W = np.zeros((n, n))
     W[:15, :15] = W[15:, 15:] = strength
     np.fill_diagonal(W, 0.0)
     net = fj.BinaryNetwork(W, -W.sum(0) / 2)
+    estimate = {
+        "jit": eqx.filter_jit(moment_flux_stderr),
+        "moment_flux_stderr": moment_flux_stderr,
+        "flux_bounds": flux_bounds,
+    }[estimator]
     with pytest.warns(UserWarning, match=problem):
-        getattr(fj, estimator)(net, jax.random.key(0), 100 * n, num_chains=CHAINS)
+        jax.block_until_ready(
+            estimate(net, jax.random.key(0), 100 * n, num_chains=CHAINS)
+        )
+
+
+def test_stderr_estimate_inside_jit_is_the_eager_one():
+    net = dense_net(0, 8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        eager = moment_flux_stderr(net, jax.random.key(0), STEPS)
+        jitted = eqx.filter_jit(moment_flux_stderr)(net, jax.random.key(0), STEPS)
+    np.testing.assert_array_equal(np.asarray(jitted), np.asarray(eager))
 
 
 def test_stderr_estimate_flags_slow_mixing():

@@ -8,6 +8,7 @@ from conftest import random_weights
 from jax.test_util import check_grads
 
 import fluxjax as fj
+from fluxjax.network import log_probs_given_input
 
 
 @pytest.mark.float64
@@ -123,6 +124,38 @@ def test_firing_prob_gradients_match_finite_differences():
     net = fj.BinaryNetwork(W, b, 1.3, 0.8)
     x = jnp.array([1.0, 0.0, 1.0])
     check_grads(lambda n: n.firing_prob(x), (net,), order=1, modes=("rev",), eps=1e-6)
+
+
+@pytest.mark.float64
+@pytest.mark.parametrize("noise", [None, 0.8])
+def test_log_probs_from_a_stored_input_match_log_probs(noise):
+    """log_probs_given_input(net, x, x @ W) is net.log_probs(x): the same value, and
+    the same derivative in every field, reverse and forward mode (against autodiff
+    through the plain product, and central differences)."""
+    rng = np.random.default_rng(5)
+    W, b = random_weights(rng, 4)
+    net = fj.BinaryNetwork(W, b, 1.3, noise)
+    x = jnp.asarray(rng.random((6, 4)) < 0.5)
+    recurrent = x.astype(W.dtype) @ net.weights
+    stored = lambda n: log_probs_given_input(n, x, recurrent)
+    for got, want in zip(stored(net), net.log_probs(x), strict=True):
+        np.testing.assert_array_equal(got, want)
+    weight = jnp.asarray(rng.normal(size=(2, 6, 4)))
+    functional = lambda f: lambda n: sum(jnp.sum(w * v) for w, v in zip(weight, f(n)))
+    got = jax.grad(functional(stored))(net)
+    want = jax.grad(functional(lambda n: n.log_probs(x)))(net)
+    jax.tree.map(lambda g, w: np.testing.assert_allclose(g, w, rtol=1e-12), got, want)
+    direction = jax.tree.map(lambda a: jnp.asarray(rng.normal(size=a.shape)), net)
+    tangent = jax.jvp(functional(stored), (net,), (direction,))[1]
+    np.testing.assert_allclose(
+        tangent,
+        sum(jnp.vdot(g, d) for g, d in zip(*map(jax.tree.leaves, (got, direction)))),
+        rtol=1e-12,
+    )
+    # against central differences, the input recomputed from the perturbed weights
+    # (its own tangent is dropped; the derivative in W is the rule's x @ dW)
+    fresh = lambda n: log_probs_given_input(n, x, x.astype(W.dtype) @ n.weights)
+    check_grads(functional(fresh), (net,), order=1, modes=("fwd", "rev"), eps=1e-6)
 
 
 def test_float32_is_preserved():

@@ -10,15 +10,22 @@ W_s = sum_{k=1..K} (F~_{s+k} - eta) (equation (4) of :mod:`fluxjax.info.soft`). 
 d log P = sum_i d log P_i, neuron i's factor may be credited with only the parts of F~
 that its innovations can move (a :class:`_Credit`; equation (5) of
 :mod:`fluxjax.info.moments`): the same expectation, a smaller variance.
+
+The surrogate is returned as S - stop_gradient(S) (:func:`_derivative_only`): a zero
+whose derivative is the gradient estimate, computed only where a derivative is taken,
+from log-probabilities of stored recurrent inputs x @ W (no n x n product in its
+forward pass or in its rematerialisation).
 """
 
+from functools import partial
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+from jax.custom_derivatives import SymbolicZero
 from jaxtyping import Array
 
-from ..network import BinaryNetwork
+from ..network import BinaryNetwork, log_probs_given_input, recurrent_input
 
 
 _CHUNK_ELEMENTS = 2**20  # floats per chunk-sized temporary (4 MiB in float32)
@@ -137,15 +144,33 @@ def _global_credit(F: Array, e: Array, window: int, T: int, size: int) -> _Credi
     return _Credit(parts, reach, jnp.sum(betas[1:], axis=0))
 
 
-def _surrogate(net, x, x_next, credit, window, size, T, pathwise, payload=None):
-    """The pathwise surrogate plus the windowed score function (4), over chunks.
+def _inputs_and_log_probs(net: BinaryNetwork, x: Array) -> tuple[Array, Array, Array]:
+    """The recurrent input x @ W and (log p, log(1 - p)) of states ``x``.
 
-    The score credits neuron i's factor log P(x_{s+1,i} | x_s) with sum_j reach[i, j]
-    S_{s,j}, S the window sums of the ``credit`` parts.
+    The input is kept for :func:`_surrogate`, which differentiates the
+    log-probabilities without recomputing it.
+    """
+    recurrent = recurrent_input(net, x)
+    return recurrent, *log_probs_given_input(net, x, recurrent)
+
+
+def _surrogate(
+    net, x, x_next, recurrent, credit, window, size, T, pathwise, payload=None
+):
+    """S - stop_gradient(S), S the pathwise surrogate plus the windowed score (4).
+
+    Its value is zero and its derivative is the estimator's gradient; S itself is
+    evaluated only where a derivative is taken (:func:`_derivative_only`), so a
+    value-only call skips it and everything it reads (the credit included). S is a
+    sum over chunks. The score credits neuron i's factor log P(x_{s+1,i} | x_s) with sum_j reach[i, j]
+    S_{s,j}, S the window sums of the ``credit`` parts. ``recurrent`` is x @ W of
+    every row (:func:`_inputs_and_log_probs`), so no chunk recomputes it.
     ``pathwise(x, x_next, p, log_fire, log_silent, weight[, payload])`` is one chunk's
     pathwise surrogate; ``payload`` is an optional per-row array of constants it needs
     (computed once in the value pass instead of recomputed). Rows from T on are
-    padding (zero weight).
+    padding (zero weight). ``pathwise`` may close over traced floating arrays only
+    (:func:`jax.closure_convert` hoists those; an integer tracer left in the closure
+    fails to lower): an index is a numpy constant.
     """
     parts, reach, bonus = jax.lax.stop_gradient(credit)
     dtype = parts.dtype
@@ -160,8 +185,10 @@ def _surrogate(net, x, x_next, credit, window, size, T, pathwise, payload=None):
     path_weight = jnp.where(s < T, 1.0 / T, 0.0).astype(dtype)
     extra = () if payload is None else (payload,)
 
-    def chunk(x, x_next, W, score_weight, path_weight, *extra):
-        log_fire, log_silent = net.log_probs(x)
+    def chunk(
+        net, everyone, x, x_next, recurrent, W, score_weight, path_weight, *extra
+    ):
+        log_fire, log_silent = log_probs_given_input(net, x, recurrent)
         log_factor = jnp.where(x_next, log_fire, log_silent)
         p = jnp.exp(log_fire)
         per_neuron = jax.lax.cond(
@@ -173,8 +200,47 @@ def _surrogate(net, x, x_next, credit, window, size, T, pathwise, payload=None):
         score = jnp.sum(score_weight * jnp.sum(credited, axis=-1))
         return score + pathwise(x, x_next, p, log_fire, log_silent, path_weight, *extra)
 
-    xs = (x, x_next, W, score_weight, path_weight, *extra)
-    return _sum_chunks(chunk, xs, size)
+    xs = (x, x_next, recurrent, W, score_weight, path_weight, *extra)
+
+    def total(net, xs, everyone):
+        return _sum_chunks(partial(chunk, net, everyone), xs, size)
+
+    # the arguments: closure_convert hoists the float constants only
+    fn, constants = jax.closure_convert(total, net, xs, everyone)
+    return _derivative_only(fn, net, xs, everyone, *constants)
+
+
+@partial(jax.custom_jvp, nondiff_argnums=(0,))
+def _derivative_only(fn, *args):
+    """The zero fn(*args) - stop_gradient(fn(*args)), with fn's derivative.
+
+    fn is not evaluated unless a derivative is taken; the derivative is its jvp in
+    the arguments that carry a tangent only, so an undifferentiated field (the
+    weights, when only the biases are trained) costs nothing (a zero tangent of the
+    weights would cost an n x n product per sample). fn closes over no tracer
+    (:func:`jax.closure_convert`).
+    """
+    return jnp.zeros((), jax.eval_shape(fn, *args).dtype)
+
+
+def _derivative_only_jvp(fn, primals, tangents):
+    leaves, treedef = jax.tree.flatten(primals)
+    dleaves = treedef.flatten_up_to(tangents)
+    live = [i for i, d in enumerate(dleaves) if not isinstance(d, SymbolicZero)]
+
+    def of_live(*values):
+        substituted = list(leaves)
+        for i, v in zip(live, values, strict=True):
+            substituted[i] = v
+        return fn(*jax.tree.unflatten(treedef, substituted))
+
+    value, tangent = jax.jvp(
+        of_live, [leaves[i] for i in live], [dleaves[i] for i in live]
+    )
+    return jnp.zeros_like(value), tangent
+
+
+_derivative_only.defjvp(_derivative_only_jvp, symbolic_zeros=True)
 
 
 def _probability_width(net: BinaryNetwork) -> int:

@@ -64,8 +64,8 @@ zero: the expectation is unchanged and the variance falls from ~ n K / T to
 global credit has at n = 1000 (K = 16 globally: cosine 0.930). On a dense network
 R_i is every neuron, G~ = G and the credit is the global one. R is structure read
 from the support of the weights (K n x n products once per call, counted in float32
-whatever the network's dtype), exact for any W; it costs two more n x n products per
-sample in the score (forward and rematerialisation) and one in the parts.
+whatever the network's dtype), exact for any W; it costs one more n x n product per
+sample in the score (in its backward pass) and one in the parts.
 
 **Measured** (benchmarks/README.md, "Flux at large n"; float32, T = 10^5, 20 chains,
 K = 16, local credit): dense nets n = 8..12 within +0.5 ... +1.1 % of exact_flux,
@@ -77,15 +77,21 @@ n = 1000 within 0.01 %, cosine 0.994 (global credit: 0.964).
 The jackknife moves the value by +0.7 bit at n = 1000 (the plug-in's log-det bias of
 the Rao-Blackwellised moments is far below the n (n - 1) / (4 T ln 2) = 3.6 bit of
 i.i.d. binary samples). The float32 Cholesky log-det of the n = 1000 sample
-correlation matrix agrees with float64 to 2e-5 nats. Cost: every sample is touched by
-about seven n x n products (simulation, log-probabilities, Gram, influence, the
-score's forward, rematerialisation and backward), and by two more where the credit is
-local (G~ (p - m) and the credit sets; a network whose sets are all neurons skips
-both): 16 s (dense) and 18 s (blocks) for value + gradient at n = 1000, T = 10^5 on 2
-CPU cores alone, against 15 and 14 s with the global credit; with noise the quadrature of every
-log-probability dominates (K sigmoids each, K = ``net.noise_nodes``: 33 for
-sigma <= 0.75, up to 257; at n = 1000, sigma = 0.5, T = 10^4: 11 s with 33 nodes
-against 66 s with 257).
+correlation matrix agrees with float64 to 2e-5 nats. Cost: x_t @ W is computed once,
+by the simulation (:func:`fluxjax.simulate.simulate_with_inputs`), and every
+log-probability is read from it (:func:`fluxjax.network.log_probs_given_input`,
+whose derivative in W is x @ dW); the score is evaluated only where a derivative is
+taken (:func:`._score._derivative_only`). A value touches every sample with two n x n
+products (simulation, Gram), a value + gradient in the biases with three (the
+influence G (p - m) too), and a gradient in the weights with one more (x^T times the
+fields' cotangent); a local credit adds G~ (p - m) and the credit sets (a network
+whose sets are all neurons skips both). At n = 1000, T = 10^5 on 2 CPU cores alone
+(benchmarks/README.md, "Flux at large n"): value + SE 4.4-4.5 s, value + gradient in
+every field 8.8 s (dense E/I) and 9.8 s (blocks), against 4.8-4.9, 10.3 and 11.9 s
+the same day before the stored inputs and the derivative-only score; with
+noise the quadrature of every log-probability dominates (K sigmoids each, K =
+``net.noise_nodes``: 33 for sigma <= 0.75, up to 257; at n = 1000, sigma = 0.5,
+T = 10^4: 11 s with 33 nodes against 66 s with 257).
 
 **Bracket.** U1 is an upper bound, and I(X; X'_B) <= I for any subset B of neurons.
 :func:`flux_bounds` computes I(X; X'_B) for a subset of at most 12 neurons from the
@@ -102,6 +108,7 @@ References:
     586-596 (1981).
 """
 
+import functools
 import math
 import warnings
 from collections.abc import Sequence
@@ -113,11 +120,11 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from .._checks import check_int, check_key
+from .._checks import check_int, check_key, is_concrete
 from .._codes import all_states
 from .._linalg import log_det
-from ..network import BinaryNetwork, check_network
-from ..simulate import simulate
+from ..network import BinaryNetwork, check_network, log_probs_given_input
+from ..simulate import simulate_with_inputs
 from ._score import (
     _CHUNK_ELEMENTS,
     _binary_entropy,
@@ -207,25 +214,39 @@ def _layout(steps: int, num_chains: int, width: int) -> tuple[int, int, int, int
     return rows * per_chain, num_chains * per_chain, rows, size
 
 
-def _samples(net, key, steps, num_chains, burn_in, width):
-    """States x_t, x_{t+1}, flattened group-major, and the layout (G, chunk)."""
+class _Samples(NamedTuple):
+    """Stationary transitions, flattened group-major (G groups, chunks of ``size``)."""
+
+    x: Array  # x_t, (T, n) bool
+    x_next: Array  # x_{t+1}
+    recurrent: Array  # x_t @ W, from the simulation (a constant)
+    groups: int
+    size: int
+
+
+def _samples(net, key, steps, num_chains, burn_in, width) -> _Samples:
+    """The transitions of ``num_chains`` chains, with the input x_t @ W of each."""
     length, groups, _, size = _layout(steps, num_chains, width)
-    states = simulate(net, key, length + 1, batch=num_chains, burn_in=burn_in)
-    n = net.num_neurons
-    x = states[:, :-1].reshape(-1, n)
-    x_next = states[:, 1:].reshape(-1, n)
-    return x, x_next, groups, size
+    states, inputs = simulate_with_inputs(
+        jax.lax.stop_gradient(net), key, length + 1, batch=num_chains, burn_in=burn_in
+    )
+    flat = lambda a: a.reshape(-1, a.shape[-1])
+    x, x_next = flat(states[:, :-1]), flat(states[:, 1:])
+    return _Samples(x, x_next, flat(inputs[:, 1:]), groups, size)
 
 
-def _sample_sums(net, x, x_next, groups, size):
+def _sample_sums(net, samples: _Samples):
     """Log-probabilities, centre and per-group sums of the moments (3).
 
     Returns (log p, log(1 - p)) of every sample, the centre of the Gram sums and
     the :class:`_Sums` of each group.
     """
+    x, x_next, recurrent, groups, size = samples
     # centre the Gram sums on the mean of the observed next states (close to m)
     centre = jnp.mean(x_next.astype(net.weights.dtype), axis=0)
-    log_fire, log_silent = _all_log_probs(net, x, size)
+    log_fire, log_silent = _map_chunks(
+        lambda x, u: log_probs_given_input(net, x, u), (x, recurrent), size
+    )
     sums = _group_sums(log_fire, log_silent, centre, groups, size)
     return log_fire, log_silent, centre, sums
 
@@ -274,11 +295,6 @@ def _group_sums(log_fire, log_silent, centre, groups, size) -> _Sums:
     return jax.lax.map(
         lambda xs: _sum_chunks(chunk, xs, size), (split(log_fire), split(log_silent))
     )
-
-
-def _all_log_probs(net, x, size):
-    """The ``(T, n)`` log-probabilities (log p, log(1 - p)) of every sample."""
-    return _map_chunks(lambda x: net.log_probs(x), (x,), size)
 
 
 class _Moments(NamedTuple):
@@ -393,12 +409,13 @@ def _local_credit(phi, rest, e, F, reach, window, T, size) -> _Credit:
     return _Credit(parts, jnp.concatenate([reach, to_all], 1), jnp.sum(betas[1:], 0))
 
 
-def _estimate(net, x, x_next, groups, window, size):
+def _estimate(net, samples: _Samples, window: int):
     """(value, stderr, surrogate) in nats; rows are the T = len(x) samples."""
+    x, x_next, recurrent, _, size = samples
     T = x.shape[0]
     dtype = net.weights.dtype
     fixed = jax.lax.stop_gradient(net)
-    log_fire, log_silent, centre, sums = _sample_sums(fixed, x, x_next, groups, size)
+    log_fire, log_silent, centre, sums = _sample_sums(fixed, samples)
     _, value, stderr = _jackknife(sums, centre, _phi)
     total = jax.tree.map(lambda a: jnp.sum(a, 0), sums)
     moments = _moments(total, centre)
@@ -432,18 +449,18 @@ def _estimate(net, x, x_next, groups, window, size):
         linear = jnp.sum(p * slope, -1) + jnp.exp(log_silent) @ abar + h @ b
         return jnp.sum(weight * linear)
 
-    surrogate = _surrogate(net, x, x_next, credit, window, size, T, pathwise, slope)
+    surrogate = _surrogate(
+        net, x, x_next, recurrent, credit, window, size, T, pathwise, slope
+    )
     return value, stderr, surrogate
 
 
 @eqx.filter_jit
 def _moment_flux(net, key, steps, num_chains, burn_in, window):
     width = _probability_width(net)
-    x, x_next, groups, size = _samples(net, key, steps, num_chains, burn_in, width)
-    value, _, surrogate = _estimate(net, x, x_next, groups, window, size)
-    return (
-        jax.lax.stop_gradient(value) + surrogate - jax.lax.stop_gradient(surrogate)
-    ) / _LN2
+    samples = _samples(net, key, steps, num_chains, burn_in, width)
+    value, _, surrogate = _estimate(net, samples, window)
+    return (jax.lax.stop_gradient(value) + surrogate) / _LN2
 
 
 def _check_sampling(net, key, steps, num_chains, burn_in, window):
@@ -573,6 +590,7 @@ def moment_flux_stderr(
             estimate (R singular: neurons that copy each other); a negative one (the
             Gaussian TC of strongly correlated assemblies exceeds U1); or SE >
             ``MAX_RELATIVE_STDERR`` x max(|value|, 1 bit) (chains mixing too slowly).
+            Inside a caller's ``jit`` the warning comes when the program runs.
 
     Examples:
         >>> net = BinaryNetwork(2.0 * jnp.eye(4)[::-1], -jnp.ones(4))
@@ -592,14 +610,26 @@ def moment_flux_stderr(
 
 
 def _warn_outside_regime(caller: str, value, stderr) -> None:
-    """Warns with :func:`_regime_problem`'s reason, if the estimate has one."""
-    problem = _regime_problem(float(value), float(stderr))
-    if problem is not None:
-        warnings.warn(
-            f"{caller}: {problem}; the estimate {float(value):.4g} ± "
-            f"{float(stderr):.2g} bit is outside the validated regime",
-            stacklevel=3,
-        )
+    """Warns with :func:`_regime_problem`'s reason, if the estimate has one.
+
+    Inside a caller's ``jit`` (or ``vmap``) the estimate is a tracer: the check then
+    runs, and warns, when the compiled program computes it (``jax.debug.callback``).
+    """
+    if is_concrete(value) and is_concrete(stderr):
+        _warn_if_outside(caller, value, stderr, stacklevel=4)
+    else:
+        jax.debug.callback(functools.partial(_warn_if_outside, caller), value, stderr)
+
+
+def _warn_if_outside(caller: str, value, stderr, stacklevel: int = 2) -> None:
+    for v, s in zip(np.ravel(value), np.ravel(stderr), strict=True):
+        problem = _regime_problem(float(v), float(s))
+        if problem is not None:
+            warnings.warn(
+                f"{caller}: {problem}; the estimate {float(v):.4g} ± "
+                f"{float(s):.2g} bit is outside the validated regime",
+                stacklevel=stacklevel,
+            )
 
 
 def _regime_problem(value: float, stderr: float) -> str | None:
@@ -627,8 +657,9 @@ def _regime_problem(value: float, stderr: float) -> str | None:
 @eqx.filter_jit
 def _moment_estimate(net, key, steps, num_chains, burn_in):
     width = _probability_width(net)
-    x, x_next, groups, size = _samples(net, key, steps, num_chains, burn_in, width)
-    _, _, centre, sums = _sample_sums(net, x, x_next, groups, size)
+    *_, centre, sums = _sample_sums(
+        net, _samples(net, key, steps, num_chains, burn_in, width)
+    )
     _, value, stderr = _jackknife(sums, centre, _phi)
     return value / _LN2, stderr / _LN2
 
@@ -684,10 +715,10 @@ def _np_entropy(m, mbar):
 def _bound_moments(net, key, steps, num_chains, burn_in):
     """The samples, their per-group sums and the jackknifed estimate (bits)."""
     width = _probability_width(net)
-    x, x_next, groups, size = _samples(net, key, steps, num_chains, burn_in, width)
-    _, _, centre, sums = _sample_sums(net, x, x_next, groups, size)
+    samples = _samples(net, key, steps, num_chains, burn_in, width)
+    *_, centre, sums = _sample_sums(net, samples)
     _, value, stderr = _jackknife(sums, centre, _phi)
-    return x, sums, centre, groups, size, value / _LN2, stderr / _LN2
+    return samples, sums, centre, value / _LN2, stderr / _LN2
 
 
 def _per_group(sums: _Sums) -> _Sums:
@@ -699,26 +730,29 @@ def _per_group(sums: _Sums) -> _Sums:
 
 
 @eqx.filter_jit
-def _subset_information(net, x, index, groups, size):
+def _subset_information(net, samples: _Samples, index):
     """Per-group I(X; X'_B) in nats from the exact 2^|B| mixture.
 
     B is ``index``, an array, so that every subset of one size shares a compilation.
     """
+    x, _, recurrent, groups, size = samples
     k = index.shape[0]
     dtype = net.weights.dtype
     codes = all_states(k, dtype)
 
-    def chunk(x):
-        log_fire, log_silent = net.log_probs(x)
+    def chunk(x, recurrent):
+        log_fire, log_silent = log_probs_given_input(net, x, recurrent)
         log_fire, log_silent = log_fire[:, index], log_silent[:, index]
         P = jnp.exp(
             (log_fire - log_silent) @ codes.T + jnp.sum(log_silent, -1)[:, None]
         )
         return jnp.sum(P, 0), jnp.sum(_binary_entropy(log_fire, log_silent))
 
-    x = x.reshape(groups, -1, x.shape[-1])
-    q, conditional = jax.lax.map(lambda xg: _sum_chunks(chunk, (xg,), size), x)
-    rows = x.shape[1]
+    split = lambda a: a.reshape(groups, -1, a.shape[-1])
+    q, conditional = jax.lax.map(
+        lambda xs: _sum_chunks(chunk, xs, size), (split(x), split(recurrent))
+    )
+    rows = x.shape[0] // groups
 
     def information(q, conditional, count):
         q = q / count
@@ -802,16 +836,14 @@ def flux_bounds(
             )
     else:
         neurons = _check_subset(neurons, n)
-    x, sums, centre, groups, size, estimate, estimate_stderr = _bound_moments(
+    samples, sums, centre, estimate, estimate_stderr = _bound_moments(
         net, key, steps, num_chains, burn_in
     )
     _warn_outside_regime("flux_bounds", estimate, estimate_stderr)
     total = jax.tree.map(lambda a: jnp.sum(a, 0), sums)
     if neurons is None:
         neurons = _greedy_subset(_moments(total, centre), subset_size)
-    lower, lower_groups = _subset_information(
-        net, x, jnp.asarray(neurons), groups, size
-    )
+    lower, lower_groups = _subset_information(net, samples, jnp.asarray(neurons))
     means = _per_group(sums)
     upper_groups = jax.vmap(
         lambda s: jnp.sum(_entropy_of(s.fire, s.silent) - s.entropy)
@@ -822,7 +854,7 @@ def flux_bounds(
     )
 
     def stderr(per_group):
-        return jnp.std(per_group, ddof=1) / math.sqrt(groups)
+        return jnp.std(per_group, ddof=1) / math.sqrt(samples.groups)
 
     return FluxBounds(
         lower / _LN2,

@@ -93,6 +93,7 @@ from ._score import (
     _binary_entropy,
     _chunk_size,
     _global_credit,
+    _inputs_and_log_probs,
     _map_chunks,
     _probability_width,
     _sum_chunks,
@@ -145,7 +146,7 @@ def _full_flux(net, x, x_next, components, window, size, T):
     logits, offsets = _mixture(fixed, components)
 
     def values(x, x_next, valid):  # F_t of (2) with (5), (6); e_t; the pathwise gain
-        log_fire, log_silent = fixed.log_probs(x)
+        recurrent, log_fire, log_silent = _inputs_and_log_probs(fixed, x)
         p = jnp.exp(log_fire)
         entropy = jnp.sum(_binary_entropy(log_fire, log_silent), axis=-1)
         A = _log_mixture(x_next, logits, offsets)
@@ -157,16 +158,18 @@ def _full_flux(net, x, x_next, components, window, size, T):
         D = _flip_differences(A, x_next, logits)
         e = jnp.where(valid[:, None], x_next.astype(p.dtype) - p, 0.0)
         F = jnp.where(valid, -entropy - log_q + jnp.sum(e * D, axis=-1), 0.0)
-        return F, e, log_fire - log_silent - D
+        return F, e, log_fire - log_silent - D, recurrent
 
     valid = jnp.arange(x.shape[0]) < T
-    F, e, gain = _map_chunks(values, (x, x_next, valid), size)
+    F, e, gain, recurrent = _map_chunks(values, (x, x_next, valid), size)
 
     def pathwise(x, x_next, p, log_fire, log_silent, weight, gain):
         return jnp.sum(weight * jnp.sum(p * gain, axis=-1))
 
     credit = _global_credit(F, e, window, T, size)
-    surrogate = _surrogate(net, x, x_next, credit, window, size, T, pathwise, gain)
+    surrogate = _surrogate(
+        net, x, x_next, recurrent, credit, window, size, T, pathwise, gain
+    )
     return jnp.sum(F) / T, surrogate
 
 
@@ -178,7 +181,7 @@ def _full_flux(net, x, x_next, components, window, size, T):
 def _subset_flux(net, x, x_next, neurons, window, size, T):
     """Value and surrogate (nats) for the subset ``neurons`` (k <= 12)."""
     k = len(neurons)
-    index = jnp.asarray(neurons)
+    index = np.asarray(neurons)  # a constant: the surrogate closes over no int tracer
     dtype = net.weights.dtype
     fixed = jax.lax.stop_gradient(net)
     codes_bits = all_states(k, dtype)
@@ -209,11 +212,16 @@ def _subset_flux(net, x, x_next, neurons, window, size, T):
     value = jnp.sum(J * G)
 
     def values(x, x_next, valid):  # F(x_t) = sum_c' P_S(c'|x_t) G(code_t, c'); e_t
-        e = x_next.astype(dtype) - jnp.exp(fixed.log_probs(x)[0])
+        recurrent, log_fire, _ = _inputs_and_log_probs(fixed, x)
+        e = x_next.astype(dtype) - jnp.exp(log_fire)
         F = jnp.sum(future(fixed, x) * G[code(x)], axis=-1)
-        return jnp.where(valid, F, 0.0), jnp.where(valid[:, None], e, 0.0)
+        return (
+            jnp.where(valid, F, 0.0),
+            jnp.where(valid[:, None], e, 0.0),
+            recurrent,
+        )
 
-    F, e = _map_chunks(values, (x, x_next, valid), size)
+    F, e, recurrent = _map_chunks(values, (x, x_next, valid), size)
 
     def pathwise(x, x_next, p, log_fire, log_silent, weight):
         log_fire, log_silent = log_fire[:, index], log_silent[:, index]
@@ -224,7 +232,7 @@ def _subset_flux(net, x, x_next, neurons, window, size, T):
         return jnp.sum(weight * jnp.sum(P * G[code(x)], axis=-1))
 
     credit = _global_credit(F, e, window, T, size)
-    surrogate = _surrogate(net, x, x_next, credit, window, size, T, pathwise)
+    surrogate = _surrogate(net, x, x_next, recurrent, credit, window, size, T, pathwise)
     return value, surrogate
 
 
@@ -397,9 +405,7 @@ def _soft_flux(net, key, steps, subset, burn_in, window, S, size):
         value, surrogate = _full_flux(net, x, x_next, components, window, size, steps)
     else:
         value, surrogate = _subset_flux(net, x, x_next, subset, window, size, steps)
-    return (
-        jax.lax.stop_gradient(value) + surrogate - jax.lax.stop_gradient(surrogate)
-    ) / _LN2
+    return (jax.lax.stop_gradient(value) + surrogate) / _LN2
 
 
 def correlation_proxy(
@@ -471,7 +477,7 @@ def _correlation_proxy(net, key, steps, neurons, burn_in, window, size):
     x, x_next = _trajectory(net, key, steps, burn_in, size)
     T = steps
     dtype = net.weights.dtype
-    index = jnp.asarray(neurons)
+    index = np.asarray(neurons)  # a constant: the surrogate closes over no int tracer
     fixed = jax.lax.stop_gradient(net)
 
     def moments(x, weight):
@@ -486,14 +492,19 @@ def _correlation_proxy(net, key, steps, neurons, burn_in, window, size):
     slope_now, slope_next, slope_cross = jax.grad(_correlation)(sample_moments)
 
     def values(x, x_next, valid):  # F_t = dC/dm . m_t, and the innovations
-        p_all = jnp.exp(fixed.log_probs(x)[0])
+        recurrent, log_fire, _ = _inputs_and_log_probs(fixed, x)
+        p_all = jnp.exp(log_fire)
         p = p_all[:, index]
         now = x[:, index].astype(dtype)
         F = now @ slope_now + p @ slope_next + jnp.sum((now @ slope_cross) * p, -1)
         e = x_next.astype(dtype) - p_all
-        return jnp.where(valid, F, 0.0), jnp.where(valid[:, None], e, 0.0)
+        return (
+            jnp.where(valid, F, 0.0),
+            jnp.where(valid[:, None], e, 0.0),
+            recurrent,
+        )
 
-    F, e = _map_chunks(values, (x, x_next, valid), size)
+    F, e, recurrent = _map_chunks(values, (x, x_next, valid), size)
 
     def pathwise(x, x_next, p, log_fire, log_silent, weight):
         now = x[:, index].astype(dtype)
@@ -501,5 +512,5 @@ def _correlation_proxy(net, key, steps, neurons, burn_in, window, size):
         return jnp.sum(weight * (p @ slope_next + jnp.sum((now @ slope_cross) * p, -1)))
 
     credit = _global_credit(F, e, window, T, size)
-    surrogate = _surrogate(net, x, x_next, credit, window, size, T, pathwise)
-    return value + surrogate - jax.lax.stop_gradient(surrogate)
+    surrogate = _surrogate(net, x, x_next, recurrent, credit, window, size, T, pathwise)
+    return value + surrogate
