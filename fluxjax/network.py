@@ -535,6 +535,12 @@ def log_probs_given_input(
     rematerialised backward. ``x`` and ``recurrent`` are constants: their own
     tangents are not propagated.
     """
+    recurrent = jnp.asarray(recurrent, net.weights.dtype)
+    if recurrent.shape != jnp.shape(x)[:-1] + (net.num_neurons,):
+        raise ValueError(
+            f"recurrent must have the shape of x @ W, {jnp.shape(x)[:-1]} + "
+            f"({net.num_neurons},), got {recurrent.shape}"
+        )
     product = _given_product(x, net.weights, recurrent)
     return _log_probs_of_mean(net, _scaled_input(net, product))
 
@@ -548,7 +554,8 @@ def _given_product(x: Array, weights: ArrayLike, product: Array) -> Array:
 @_given_product.defjvp
 def _given_product_jvp(primals, tangents):
     x, weights, product = primals
-    return product, x.astype(weights.dtype) @ tangents[1]
+    # the primal goes through the rule again, so that a second derivative sees x @ dW
+    return _given_product(x, weights, product), x.astype(weights.dtype) @ tangents[1]
 
 
 def _scaled_input(net: BinaryNetwork, recurrent: Array, drive=None) -> Array:

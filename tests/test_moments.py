@@ -279,6 +279,15 @@ def test_derivative_only_is_zero_with_the_function_s_derivative():
     want_tangent = jax.jvp(lambda n: fn(n, x), (net,), (direction,))[1]
     assert float(value) == 0.0
     np.testing.assert_allclose(tangent, want_tangent, rtol=1e-12)
+    # nested: an outer derivative of the zero value, and second derivatives
+    fn_b = lambda b: fn(eqx.tree_at(lambda n: n.biases, net, b), x)
+    zero_b = lambda b: zero(eqx.tree_at(lambda n: n.biases, net, b))
+    outer = jax.grad(lambda b: jax.value_and_grad(zero_b)(b)[0])(net.biases)
+    np.testing.assert_allclose(outer, jax.grad(fn_b)(net.biases), rtol=1e-12)
+    for hessian in (jax.jacfwd(jax.grad(zero_b)), jax.jacrev(jax.grad(zero_b))):
+        np.testing.assert_allclose(
+            hessian(net.biases), jax.hessian(fn_b)(net.biases), rtol=1e-10, atol=1e-14
+        )
 
 
 def test_permutation_matches_closed_form():

@@ -152,10 +152,20 @@ def test_log_probs_from_a_stored_input_match_log_probs(noise):
         sum(jnp.vdot(g, d) for g, d in zip(*map(jax.tree.leaves, (got, direction)))),
         rtol=1e-12,
     )
-    # against central differences, the input recomputed from the perturbed weights
-    # (its own tangent is dropped; the derivative in W is the rule's x @ dW)
+    # second derivatives of the stored version: Hessian-vector products (the rule's
+    # primal passes through the rule again)
+    hvp = lambda f: jax.jvp(jax.grad(functional(f)), (net,), (direction,))[1]
+    jax.tree.map(
+        lambda g, w: np.testing.assert_allclose(g, w, rtol=1e-10, atol=1e-13),
+        hvp(stored),
+        hvp(lambda n: n.log_probs(x)),
+    )
+    # against central differences (first and second order), the input recomputed
+    # from the perturbed weights (its own tangent is dropped; the rule gives x @ dW)
     fresh = lambda n: log_probs_given_input(n, x, x.astype(W.dtype) @ n.weights)
-    check_grads(functional(fresh), (net,), order=1, modes=("fwd", "rev"), eps=1e-6)
+    check_grads(functional(fresh), (net,), order=2, modes=("fwd", "rev"), eps=1e-5)
+    with pytest.raises(ValueError, match="recurrent must have the shape"):
+        log_probs_given_input(net, x, recurrent[:, :3])
 
 
 def test_float32_is_preserved():

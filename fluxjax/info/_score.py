@@ -217,8 +217,9 @@ def _derivative_only(fn, *args):
     fn is not evaluated unless a derivative is taken; the derivative is its jvp in
     the arguments that carry a tangent only, so an undifferentiated field (the
     weights, when only the biases are trained) costs nothing (a zero tangent of the
-    weights would cost an n x n product per sample). fn closes over no tracer
-    (:func:`jax.closure_convert`).
+    weights would cost an n x n product per sample). fn may close over no tracer:
+    :func:`jax.closure_convert` hoists the floating ones, and the caller passes the
+    others (bool, int) as arguments.
     """
     return jnp.zeros((), jax.eval_shape(fn, *args).dtype)
 
@@ -237,7 +238,8 @@ def _derivative_only_jvp(fn, primals, tangents):
     value, tangent = jax.jvp(
         of_live, [leaves[i] for i in live], [dleaves[i] for i in live]
     )
-    return jnp.zeros_like(value), tangent
+    # the zero goes through the rule again: an outer derivative of the value is dfn too
+    return _derivative_only(fn, *primals), tangent
 
 
 _derivative_only.defjvp(_derivative_only_jvp, symbolic_zeros=True)

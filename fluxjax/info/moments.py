@@ -492,7 +492,8 @@ def moment_flux(
     O(n^2 / T) bias. Its gradient (``jax.grad`` / ``eqx.filter_grad`` in weights,
     biases, temperature and noise) is the pathwise term plus the windowed score
     function of the influence function (4). Memory is linear in n * steps (about
-    six floats per neuron and sample: 3.4 GB peak at n = 1000, T = 10^5 in float32)
+    seven floats per neuron and sample: 3.4 GB peak at n = 1000, T = 10^5 in float32
+    was measured before the simulation's recurrent inputs were kept, one more float)
     plus O(G n^2) for the per-group Gram matrices (G >= 10 groups); no 2^n object.
 
     The Gaussian total correlation is an approximation: measured at exact moments of
@@ -560,9 +561,9 @@ def moment_flux_stderr(
     The same samples and jackknifed value V_J = G V - (G - 1) mean_k V_(-k) as
     :func:`moment_flux` with the same key (to float rounding), and SE = sqrt((G - 1)
     / G sum_k (V_(-k) - mean_k V_(-k))^2) over the G >= 10 groups (chains or
-    blocks). Not differentiable, and cheaper: the score-function surrogate of the
-    gradient is not built (1.0 s against ``moment_flux``'s 1.7 s at n = 500,
-    T = 5 10^4 on 2 CPU cores).
+    blocks). Not differentiable; it costs what ``moment_flux``'s value alone costs
+    (neither evaluates the score-function surrogate of the gradient without a
+    derivative).
 
     The SE is sampling noise only. The value is also checked against the
     estimator's regime: the jackknife removes the log-det's O(n^2 / T_eff) bias only
