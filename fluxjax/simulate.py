@@ -283,8 +283,9 @@ def simulate_with_inputs(
     """Simulated states, and the recurrent input x @ W that each recorded update read.
 
     The states are those of ``simulate(net, key, steps, batch=batch,
-    burn_in=burn_in)``. Returns ``(states, inputs)``, both ``(batch, steps, n)``: ``inputs[:, s]`` is the
-    input of the state before recorded step s, so ``inputs[:, s + 1]`` is
+    burn_in=burn_in)``. Returns ``(states, inputs)``, both ``(batch, steps, n)``:
+    ``inputs[:, s]`` is the input of the state before recorded step s, so
+    ``inputs[:, s + 1]`` is
     ``recurrent_input(net, states[:, s])``, the product the simulation computes
     anyway (its bits: the batch's matrix product, not a later one's). The large-n
     estimators (:mod:`fluxjax.info.moments`) read their samples' log-probabilities

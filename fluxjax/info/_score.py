@@ -162,8 +162,9 @@ def _surrogate(
     Its value is zero and its derivative is the estimator's gradient; S itself is
     evaluated only where a derivative is taken (:func:`_derivative_only`), so a
     value-only call skips it and everything it reads (the credit included). S is a
-    sum over chunks. The score credits neuron i's factor log P(x_{s+1,i} | x_s) with sum_j reach[i, j]
-    S_{s,j}, S the window sums of the ``credit`` parts. ``recurrent`` is x @ W of
+    sum over chunks. The score credits neuron i's factor log P(x_{s+1,i} | x_s) with
+    sum_j reach[i, j] S_{s,j}, S the window sums of the ``credit`` parts.
+    ``recurrent`` is x @ W of
     every row (:func:`_inputs_and_log_probs`), so no chunk recomputes it.
     ``pathwise(x, x_next, p, log_fire, log_silent, weight[, payload])`` is one chunk's
     pathwise surrogate; ``payload`` is an optional per-row array of constants it needs
@@ -235,9 +236,7 @@ def _derivative_only_jvp(fn, primals, tangents):
             substituted[i] = v
         return fn(*jax.tree.unflatten(treedef, substituted))
 
-    value, tangent = jax.jvp(
-        of_live, [leaves[i] for i in live], [dleaves[i] for i in live]
-    )
+    _, tangent = jax.jvp(of_live, [leaves[i] for i in live], [dleaves[i] for i in live])
     # the zero goes through the rule again: an outer derivative of the value is dfn too
     return _derivative_only(fn, *primals), tangent
 

@@ -186,8 +186,7 @@ def _subset_flux(net, x, x_next, neurons, window, size, T):
     fixed = jax.lax.stop_gradient(net)
     codes_bits = all_states(k, dtype)
 
-    def future(net, x):  # P_S(c' | x) for every c', (C, 2^k)
-        log_fire, log_silent = net.log_probs(x)
+    def future(log_fire, log_silent):  # P_S(c' | x) for every c', (C, 2^k)
         log_fire, log_silent = log_fire[:, index], log_silent[:, index]
         return jnp.exp(
             (log_fire - log_silent) @ codes_bits.T
@@ -198,7 +197,7 @@ def _subset_flux(net, x, x_next, neurons, window, size, T):
         return group_codes(x, [neurons])[:, 0]
 
     def joint(x, weight):
-        P = future(fixed, x) * weight[:, None]
+        P = future(*fixed.log_probs(x)) * weight[:, None]
         return jax.ops.segment_sum(P, code(x), 2**k)
 
     valid = jnp.arange(x.shape[0]) < T
@@ -212,9 +211,9 @@ def _subset_flux(net, x, x_next, neurons, window, size, T):
     value = jnp.sum(J * G)
 
     def values(x, x_next, valid):  # F(x_t) = sum_c' P_S(c'|x_t) G(code_t, c'); e_t
-        recurrent, log_fire, _ = _inputs_and_log_probs(fixed, x)
+        recurrent, log_fire, log_silent = _inputs_and_log_probs(fixed, x)
         e = x_next.astype(dtype) - jnp.exp(log_fire)
-        F = jnp.sum(future(fixed, x) * G[code(x)], axis=-1)
+        F = jnp.sum(future(log_fire, log_silent) * G[code(x)], axis=-1)
         return (
             jnp.where(valid, F, 0.0),
             jnp.where(valid[:, None], e, 0.0),
@@ -224,11 +223,7 @@ def _subset_flux(net, x, x_next, neurons, window, size, T):
     F, e, recurrent = _map_chunks(values, (x, x_next, valid), size)
 
     def pathwise(x, x_next, p, log_fire, log_silent, weight):
-        log_fire, log_silent = log_fire[:, index], log_silent[:, index]
-        P = jnp.exp(
-            (log_fire - log_silent) @ codes_bits.T
-            + jnp.sum(log_silent, axis=-1)[:, None]
-        )
+        P = future(log_fire, log_silent)
         return jnp.sum(weight * jnp.sum(P * G[code(x)], axis=-1))
 
     credit = _global_credit(F, e, window, T, size)
