@@ -21,8 +21,8 @@ from tqdm import tqdm
 
 from fluxjax.experiments import report, scaling
 from fluxjax.experiments._common import StudyConfig
-from fluxjax.experiments._results import to_json
 from fluxjax.experiments.reproduce import UnitStore, provenance
+from fluxjax.io import to_json
 
 
 class TimedStore(UnitStore):

@@ -26,6 +26,7 @@ from .info.exact import (
 from .info.moments import (
     FluxBounds as FluxBounds,
     flux_bounds as flux_bounds,
+    moment_flux as moment_flux,
     moment_flux_stderr as moment_flux_stderr,
 )
 from .info.plugin import (
@@ -38,6 +39,16 @@ from .info.plugin import (
 )
 from .info.results import Estimate as Estimate, TripletFlux as TripletFlux
 from .info.soft import correlation_proxy as correlation_proxy, soft_flux as soft_flux
+from .io import (
+    Orientation as Orientation,
+    from_json as from_json,
+    load as load,
+    read_biases as read_biases,
+    read_weights as read_weights,
+    save as save,
+    to_json as to_json,
+)
+from .measure import FluxMethod as FluxMethod, FluxResult as FluxResult, flux as flux
 from .network import (
     NOISE_NODE_COUNTS as NOISE_NODE_COUNTS,
     NOISE_NODE_LIMITS as NOISE_NODE_LIMITS,
@@ -45,6 +56,7 @@ from .network import (
     BinaryNetwork as BinaryNetwork,
 )
 from .optimize import (
+    FluxObjective as FluxObjective,
     HillClimbHistory as HillClimbHistory,
     History as History,
     SelfOrganizationHistory as SelfOrganizationHistory,

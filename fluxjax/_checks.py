@@ -1,5 +1,6 @@
 """Argument validation shared by the public functions (clear errors, never NaN)."""
 
+import os
 from collections.abc import Sequence
 
 import jax
@@ -46,6 +47,17 @@ def as_float_array(value, name: str, dtype=None, *, booleans: bool = False) -> A
         floating = jnp.issubdtype(array.dtype, jnp.floating)
         dtype = array.dtype if floating else jnp.asarray(0.0).dtype
     return array.astype(dtype)
+
+
+def available_bytes() -> int:
+    """The memory of the default device in bytes.
+
+    Its allocator's limit on an accelerator, the host's physical memory on a CPU.
+    """
+    stats = jax.devices()[0].memory_stats() or {}
+    if "bytes_limit" in stats:
+        return int(stats["bytes_limit"])
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
 def check_finite(array: Array, name: str, *, positive=False, nonnegative=False):

@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
+import scipy.sparse
 from jax.scipy.special import logsumexp
 from jaxtyping import Array, ArrayLike, Bool, Float, PRNGKeyArray, Shaped, UInt32
 
@@ -43,6 +44,30 @@ NOISE_NODE_LIMITS = (0.75, 1.5, 2.5, math.inf)
 """The largest noise sigma that each of :data:`NOISE_NODE_COUNTS` serves."""
 NUM_NOISE_NODES = NOISE_NODE_COUNTS[-1]
 """The most nodes of the noise integral (any sigma; a noise traced at construction)."""
+
+
+MAX_DENSE_BYTES = 2**34
+"""The largest dense weight matrix a sparse one is converted to (16 GiB)."""
+
+
+def dense_weights(weights):
+    """``weights`` as a dense array if it is a ``scipy.sparse`` matrix, else unchanged.
+
+    fluxjax stores weights dense (the update is one n x n product per state), so a
+    sparse connectome takes n^2 floats once converted; a matrix above
+    :data:`MAX_DENSE_BYTES` in float32 is refused rather than allocated.
+    """
+    if not scipy.sparse.issparse(weights):
+        return weights
+    rows, columns = weights.shape
+    size = rows * columns * 4
+    if size > MAX_DENSE_BYTES:
+        raise ValueError(
+            f"weights is a scipy.sparse {rows} x {columns} matrix; fluxjax stores "
+            f"weights dense, which would take {size / 2**30:.1f} GiB in float32 (the "
+            f"limit is {MAX_DENSE_BYTES / 2**30:.0f} GiB)"
+        )
+    return weights.toarray()
 
 
 @functools.cache
@@ -106,7 +131,7 @@ class BinaryNetwork(eqx.Module):
 
     def __init__(
         self,
-        weights: ArrayOrSequence,
+        weights: ArrayOrSequence | scipy.sparse.sparray | scipy.sparse.spmatrix,
         biases: ArrayOrSequence,
         temperature: ArrayOrSequence = 1.0,
         noise: ArrayOrSequence | None = None,
@@ -117,8 +142,10 @@ class BinaryNetwork(eqx.Module):
         """Builds a network, validating shapes and values.
 
         Args:
-            weights: ``(n, n)`` real, finite; rows are presynaptic.
-            biases: ``(n,)`` real, finite.
+            weights: ``(n, n)`` real, finite; rows are presynaptic. A
+                ``scipy.sparse`` matrix is converted to a dense array (n^2 floats:
+                0.4 GB at n = 10^4 in float32; see :func:`dense_weights`).
+            biases: ``(n,)`` real, finite, or a scalar shared by every neuron.
             temperature: scalar or ``(n,)``, every entry > 0.
             noise: scalar or ``(n,)``, every entry >= 0; None (or zero) for none.
             dtype: floating dtype of every field; default: the dtype of ``weights``
@@ -133,9 +160,11 @@ class BinaryNetwork(eqx.Module):
         """
         if dtype is not None and not jnp.issubdtype(dtype, jnp.floating):
             raise TypeError(f"dtype must be a floating dtype, got {dtype}")
-        weights = as_float_array(weights, "weights", dtype)
+        weights = as_float_array(dense_weights(weights), "weights", dtype)
         dtype = weights.dtype
         biases = as_float_array(biases, "biases", dtype)
+        if biases.ndim == 0 and weights.ndim == 2:  # one bias for every neuron
+            biases = jnp.full(weights.shape[:1], biases)
         temperature = as_float_array(temperature, "temperature", dtype)
         noise = None if noise is None else as_float_array(noise, "noise", dtype)
         if weights.ndim != 2 or weights.shape[0] != weights.shape[1]:
@@ -436,11 +465,15 @@ def gaussian_from_words(words: UInt32[ArrayLike, "*shape"], dtype) -> Array:
 def check_network(net, name: str = "net") -> None:
     """Raises unless ``net`` is a valid :class:`BinaryNetwork`.
 
-    TypeError for another type; ValueError if its noise integral does not serve its
-    noise (a noise raised with ``eqx.tree_at``, which keeps ``noise_nodes``).
+    TypeError for another type; ValueError for a non-finite field, a temperature <= 0
+    or a noise < 0 (values set with ``eqx.tree_at`` skip the constructor's checks),
+    or a noise integral that does not serve the noise (a noise raised with
+    ``eqx.tree_at``, which keeps ``noise_nodes``). Traced fields (inside a caller's
+    jit, grad or vmap) are not checked.
     """
     if not isinstance(net, BinaryNetwork):
         raise TypeError(f"{name} must be a BinaryNetwork, got {type(net).__name__}")
+    _check_values(net, name)
     if net.noise is None or net.noise_nodes is None or not is_concrete(net.noise):
         return
     needed = _fewest_noise_nodes(net.noise)
@@ -452,6 +485,27 @@ def check_network(net, name: str = "net") -> None:
             f"{limit}); eqx.tree_at keeps the node count: build the network anew "
             f"(BinaryNetwork(...)) or pass noise_nodes >= {needed}"
         )
+
+
+def _check_values(net: BinaryNetwork, name: str) -> None:
+    """The constructor's value checks again, on the device (one reduction each)."""
+    fields = {
+        "weights": (net.weights, None),
+        "biases": (net.biases, None),
+        "temperature": (net.temperature, "> 0"),
+        "noise": (net.noise, ">= 0"),
+    }
+    for field, (value, bound) in fields.items():
+        if value is None or not is_concrete(value):
+            continue
+        if not bool(jnp.all(jnp.isfinite(value))):
+            raise ValueError(
+                f"{name}.{field} must be finite, got NaN or inf (set with "
+                "eqx.tree_at? the constructor refuses them)"
+            )
+        low = float(jnp.min(value))
+        if (bound == "> 0" and low <= 0) or (bound == ">= 0" and low < 0):
+            raise ValueError(f"{name}.{field} must be {bound}, got minimum {low}")
 
 
 def draw_from_stream(

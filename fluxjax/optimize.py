@@ -10,7 +10,10 @@ The study's objectives are one-liners over the public estimators::
     triplets = lambda net, key: sum(fj.exact_triplet_flux(net, TRIPLETS))
 """
 
+import dataclasses
+import inspect
 import math
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -23,6 +26,8 @@ import optax
 from jaxtyping import Array, ArrayLike, Bool, Float, PRNGKeyArray, Shaped
 
 from ._checks import check_int, check_key, check_neurons
+from .info.exact import enumerated_size, exact_flux
+from .info.soft import MAX_MIXTURE_NEURONS, correlation_proxy, soft_flux
 from .network import (
     NUM_NOISE_NODES,
     BinaryNetwork,
@@ -135,20 +140,82 @@ def _mask(params: BinaryNetwork, trainable: tuple[int, ...], n: int):
     )
 
 
-def _check_objective(objective) -> Objective:
+@dataclasses.dataclass(frozen=True)
+class FluxObjective:
+    """The flux as an objective ``(net, key) -> bits``: the validated one for a size.
+
+    Exact (:func:`fluxjax.exact_flux`) when ``steps`` is None, else
+    :func:`fluxjax.soft_flux` from ``steps`` transitions. Hashable by value, so runs
+    with equal objectives share one compiled step. :meth:`for_network` picks it.
+
+    Attributes:
+        steps: the transitions of the sampled estimate; None for the exact flux.
+    """
+
+    steps: int | None = None
+
+    def __call__(self, net: BinaryNetwork, key: PRNGKeyArray) -> Float[Array, ""]:
+        """The flux of ``net`` in bits (``key`` drives the sampled estimate)."""
+        if self.steps is None:
+            return exact_flux(net)
+        return soft_flux(net, key, self.steps)
+
+    @classmethod
+    def for_network(cls, net: BinaryNetwork) -> "FluxObjective":
+        """The validated objective for ``net``'s size.
+
+        Exact when every component of the weights has at most 12 neurons (or is a
+        cycle); else the sampled estimate from max(10^4, 100 n) transitions (the
+        large-n estimator's validated regime).
+        """
+        if enumerated_size(net) <= MAX_MIXTURE_NEURONS:
+            return cls()
+        return cls(max(10_000, 100 * net.num_neurons))
+
+
+_ESTIMATORS = {
+    exact_flux: "lambda net, key: fj.exact_flux(net)",
+    soft_flux: "functools.partial(fj.soft_flux, steps=10_000)",
+    correlation_proxy: "functools.partial(fj.correlation_proxy, steps=10_000)",
+}
+
+
+def _check_objective(objective, net: BinaryNetwork) -> Objective:
+    """The objective, default :meth:`FluxObjective.for_network`.
+
+    A clear TypeError for anything that is not a callable ``(net, key) -> scalar``.
+    """
+    if objective is None:
+        return FluxObjective.for_network(net)
     if not callable(objective):
         raise TypeError(
             "objective must be a callable (net, key) -> scalar, e.g. "
-            "functools.partial(fluxjax.soft_flux, steps=10_000) or "
-            f"lambda net, key: fluxjax.exact_flux(net); got {objective!r}"
+            "fluxjax.FluxObjective() (exact) or "
+            f"functools.partial(fluxjax.soft_flux, steps=10_000); got {objective!r}"
         )
+    wrapped = _ESTIMATORS.get(objective)
+    if wrapped is not None:
+        raise TypeError(
+            f"objective must be a callable (net, key) -> scalar; "
+            f"{objective.__name__} takes other arguments. Pass {wrapped}, or "
+            "fluxjax.FluxObjective.for_network(net) (the default)"
+        )
+    try:
+        inspect.signature(objective).bind(net, None)
+    except TypeError as error:
+        raise TypeError(
+            f"objective must be a callable (net, key) -> scalar; {objective!r} cannot "
+            f"be called so: {error}"
+        ) from None
+    except ValueError:  # no signature to inspect (some builtins): trust it
+        pass
     return objective
 
 
 def optimize_biases(
     net: BinaryNetwork,
     key: PRNGKeyArray,
-    objective: Objective,
+    objective: Objective | None = None,
     *,
     steps: int = 200,
     optimizer: optax.GradientTransformation | None = None,
@@ -156,7 +223,7 @@ def optimize_biases(
     fields: str | Sequence[str] = "biases",
     tol: float | None = 1e-5,
     patience: int = 25,
-    progress: bool = False,
+    progress: bool | None = None,
 ) -> tuple[BinaryNetwork, History]:
     """Gradient ascent of an objective (information flux) over the biases or other fields.
 
@@ -173,7 +240,10 @@ def optimize_biases(
     Args:
         net: the starting network.
         key: PRNG key for sampled objectives (one ``fold_in`` per step).
-        objective: ``f(net, key) -> scalar`` to maximise, e.g.
+        objective: ``f(net, key) -> scalar`` to maximise; default the validated
+            flux for the network's size, :meth:`FluxObjective.for_network` (exact
+            up to 12 neurons per component, else ``soft_flux`` from 100 n
+            transitions). Others:
             ``lambda net, key: fj.exact_flux(net)`` (n <= 14, or small blocks),
             ``functools.partial(fj.soft_flux, steps=10_000)`` (any n; add
             ``neurons=core`` for the flux of a core), or
@@ -190,7 +260,8 @@ def optimize_biases(
             (about 0.005 bit per step for the soft flux at n = 8 with 10^4 samples),
             so a run stops on a plateau, or, rarely, during a very slow climb.
         patience: the window of the convergence test (>= 1).
-        progress: show a tqdm progress bar.
+        progress: show a tqdm progress bar (time per step, time left); default
+            None shows one once the first steps predict a run over 20 s.
 
     Returns:
         ``(net, history)``: the network after the last step, and a :class:`History`.
@@ -210,7 +281,7 @@ def optimize_biases(
     """
     check_network(net)
     check_key(key)
-    objective = _check_objective(objective)
+    objective = _check_objective(objective, net)
     steps = check_int(steps, "steps", minimum=1)
     patience = check_int(patience, "patience", minimum=1)
     if tol is not None and not (isinstance(tol, (int, float)) and tol >= 0):
@@ -238,11 +309,7 @@ def optimize_biases(
     rule = (objective, optimizer, fields)  # static: a new one compiles anew
 
     values, norms, converged = [], [], False
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=steps, desc="optimize_biases")
+    bar = _ProgressBar(steps, "optimize_biases", progress)
     try:
         for t in range(steps):
             new_params, new_state, value, grad_norm, finite = _ascent_step(
@@ -258,9 +325,7 @@ def optimize_biases(
             params, opt_state = new_params, new_state
             values.append(value)
             norms.append(grad_norm)
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(objective=f"{float(value):.4f}")
+            bar.update(objective=f"{float(value):.4f}")
             if tol is not None and len(values) >= 2 * patience:
                 recent = np.mean(values[-patience:])
                 before = np.mean(values[-2 * patience : -patience])
@@ -268,8 +333,7 @@ def optimize_biases(
                     converged = True
                     break
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
     net = _constrained(eqx.combine(params, static), fields)
     history = History(
         objective=jnp.stack(values),
@@ -277,6 +341,50 @@ def optimize_biases(
         converged=jnp.bool_(converged),
     )
     return net, history
+
+
+class _ProgressBar:
+    """A tqdm bar: steps per second and time left.
+
+    With ``show=None`` it opens only once the steps so far predict a run longer
+    than :data:`_LONG_RUN` seconds.
+    """
+
+    def __init__(self, total: int, description: str, show: bool | None):
+        self.total, self.description, self.show = total, description, show
+        self.done, self.first, self.bar = 0, None, None
+        if show:
+            self._open()
+
+    def _open(self):
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=self.total, initial=self.done, desc=self.description)
+
+    def update(self, amount: int = 1, **postfix):
+        """Counts ``amount`` more units done.
+
+        The first call's time (compilation) is not counted in the prediction.
+        """
+        self.done += amount
+        now = time.perf_counter()
+        if self.bar is None and self.show is None and self.first is not None:
+            rate = (now - self.first[0]) / (self.done - self.first[1])
+            if rate * (self.total - self.done) > _LONG_RUN:
+                self._open()
+        if self.first is None:
+            self.first = (now, self.done)
+        if self.bar is not None:
+            self.bar.update(self.done - self.bar.n)
+            if postfix:
+                self.bar.set_postfix(postfix)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+
+
+_LONG_RUN = 20.0
 
 
 @eqx.filter_jit
@@ -342,7 +450,7 @@ def self_organize(
     burn_in: int = 0,
     record=None,
     snapshots: int = 200,
-    progress: bool = False,
+    progress: bool | None = None,
 ) -> tuple[BinaryNetwork, SelfOrganizationHistory]:
     """The homeostatic bias rule of Metzner et al. (2026), run inside ``lax.scan``.
 
@@ -366,7 +474,8 @@ def self_organize(
         record: the neurons whose states are recorded (default ``neurons``; at most
             the ones you need, e.g. the core, to keep memory at steps * len(record)).
         snapshots: number of bias snapshots kept, evenly spaced.
-        progress: show a tqdm progress bar.
+        progress: show a tqdm progress bar (time per step, time left); default
+            None shows one once the first steps predict a run over 20 s.
 
     Returns:
         ``(net, history)``: the network with the final biases, and the
@@ -401,11 +510,7 @@ def self_organize(
     calls = [per_call] * (blocks // per_call) + [blocks % per_call] * (
         blocks % per_call > 0
     )
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=steps, desc="self_organize")
+    bar = _ProgressBar(steps, "self_organize", progress)
     snapshots_out, states_out = [], []
     start = burn_in
     try:
@@ -416,8 +521,7 @@ def self_organize(
             snapshots_out.append(snaps)
             states_out.append(states)
             start += num_blocks * every
-            if bar is not None:
-                bar.update(num_blocks * every)
+            bar.update(num_blocks * every)
         if steps > blocks * every:  # the remainder: no snapshot
             (x, biases), _, states = _self_organize_blocks(
                 net,
@@ -430,11 +534,9 @@ def self_organize(
                 rule,
             )
             states_out.append(states)
-            if bar is not None:
-                bar.update(steps - blocks * every)
+            bar.update(steps - blocks * every)
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
     history = SelfOrganizationHistory(
         every * (1 + jnp.arange(blocks)),
         jnp.concatenate(snapshots_out),
@@ -518,7 +620,7 @@ class HillClimbHistory(NamedTuple):
 def hill_climb(
     net: BinaryNetwork,
     key: PRNGKeyArray,
-    objective: Objective,
+    objective: Objective | None = None,
     *,
     iterations: int = 500,
     step_size: float = 0.3,
@@ -538,7 +640,8 @@ def hill_climb(
         key: PRNG key (proposals and the sampled objectives' simulations).
         objective: ``f(net, key) -> scalar`` to maximise; it need not be
             differentiable (e.g. the paper's sampled triplet indicator,
-            ``lambda net, key: sum(plugin_triplet_flux(simulate(net, key, T), TRIPLETS))``).
+            ``lambda net, key: sum(plugin_triplet_flux(simulate(net, key, T), TRIPLETS))``);
+            default :meth:`FluxObjective.for_network`, as :func:`optimize_biases`.
         iterations: number of proposals (>= 1).
         step_size: SD of a perturbation (> 0), in bias units.
         halve_at: iteration after which the SD is halved (None: never).
@@ -556,7 +659,7 @@ def hill_climb(
     """
     check_network(net)
     check_key(key)
-    function = _check_objective(objective)
+    function = _check_objective(objective, net)
     iterations = check_int(iterations, "iterations", minimum=1)
     if not (isinstance(step_size, (int, float)) and step_size > 0):
         raise ValueError(f"step_size must be a number > 0, got {step_size!r}")

@@ -15,6 +15,8 @@ from jaxtyping import ArrayLike, Real, Shaped
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from .measure import FluxResult
+
 
 Series = Real[ArrayLike, " _points"] | Sequence[ArrayLike]
 """A 1-D sequence of numbers: a NumPy or JAX array, or a list of numbers."""
@@ -28,7 +30,7 @@ def plot_raster(
     states: Shaped[ArrayLike, "T n"],
     ax=None,
     groups: Mapping[str, Sequence[int] | ArrayLike] | None = None,
-):
+) -> Figure:
     """Raster plot: time runs to the right, one row per neuron, a mark where it fires.
 
     Args:
@@ -42,7 +44,7 @@ def plot_raster(
             Neurons in no group are drawn dark grey.
 
     Returns:
-        The ``Axes``.
+        The ``Figure`` drawn on.
 
     Raises:
         ValueError: ``states`` is not 2-D, or a group holds an index outside [0, n).
@@ -50,7 +52,7 @@ def plot_raster(
     Examples:
         >>> net, groups = fj.l5_microcircuit(seed=42)
         >>> states = fj.simulate(net, jax.random.key(0), 200, burn_in=1000)
-        >>> ax = plot_raster(states, groups=groups)
+        >>> fig = plot_raster(states, groups=groups)
     """
     states = np.asarray(states)
     if states.ndim != 2:
@@ -101,7 +103,9 @@ def plot_raster(
             fontsize=8,
             frameon=False,
         )
-    return ax
+    figure = ax.get_figure()
+    assert isinstance(figure, Figure)
+    return figure
 
 
 def _axes(ax: Axes | None) -> Axes:
@@ -355,3 +359,69 @@ def plot_per_neuron(
     elif n:
         ax.set_xticks(positions)
     return _finish(ax, xlabel, ylabel, title, False, False, legend)
+
+
+def plot_comparison(
+    results: Mapping[str, FluxResult],
+    *,
+    traces: Mapping[str, Series] | None = None,
+    rates: Mapping[str, Series] | None = None,
+    title: str | None = None,
+) -> Figure:
+    """Bias settings of one network compared: flux, optimisation, firing rates.
+
+    Panels, left to right: the flux of each setting with its SE (error bar) and its
+    bracket (thin line, where it is wider than the bar); the optimisation traces, if
+    given; the histograms of the neurons' firing rates, if given.
+
+    Args:
+        results: ``{label: fluxjax.flux(...)}``, one per bias setting.
+        traces: ``{label: objective per step}``, e.g. ``history.objective`` of
+            :func:`fluxjax.optimize_biases`.
+        rates: ``{label: (n,) firing rates}`` in [0, 1], e.g. the mean of simulated
+            states.
+        title: the figure's title (None: none).
+
+    Returns:
+        The ``Figure``.
+
+    Raises:
+        ValueError: no results, or a trace or rate series that is not 1-D.
+
+    Examples:
+        >>> net = fj.random_network(4, key=jax.random.key(0), weight_scale=3.0)
+        >>> half = fj.BinaryNetwork(net.weights, net.half_firing_biases())
+        >>> results = {"start": fj.flux(net, jax.random.key(1)),
+        ...            "50 % firing": fj.flux(half, jax.random.key(1))}
+        >>> fig = plot_comparison(results)
+    """
+    import matplotlib.pyplot as plt
+
+    if not results:
+        raise ValueError("results must hold at least one FluxResult")
+    panels = 1 + (traces is not None) + (rates is not None)
+    figure, axes = plt.subplots(1, panels, figsize=(4.2 * panels, 3.6), squeeze=False)
+    axes = list(axes[0])
+    ax = axes.pop(0)
+    labels = list(results)
+    positions = np.arange(len(labels), dtype=float)
+    for k, label in enumerate(labels):
+        result = results[label]
+        ax.vlines(k, result.lower, result.upper, color="0.6", linewidth=1)
+        ax.errorbar(
+            k, result.value, yerr=2 * result.stderr, fmt="o", capsize=4, color=f"C{k}"
+        )
+    ax.set_xticks(positions, labels, rotation=20, ha="right")
+    ax.set(ylabel="flux (bit)", title="flux ± 2 SE, bracket (grey)")
+    if traces is not None:
+        plot_traces(traces, axes.pop(0), ylabel="objective (bit)", title="optimisation")
+    if rates is not None:
+        ax = axes.pop(0)
+        bins = np.linspace(0.0, 1.0, 21)
+        for label, series in rates.items():
+            ax.hist(_series(series, f"rates[{label!r}]"), bins, alpha=0.5, label=label)
+        _finish(ax, "firing rate", "neurons", "firing rates", False, False, "best")
+    if title is not None:
+        figure.suptitle(title)
+    figure.tight_layout()
+    return figure

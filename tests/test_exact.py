@@ -193,14 +193,17 @@ def test_size_guard_names_memory():
 @pytest.mark.float64
 def test_float32_gradient_is_finite_when_probabilities_round_to_zero():
     """Seed 42's core (first nine neurons, zero biases) has stationary probabilities
-    of ~1e-9, which float32 rounds to zero: the gradient stays finite and close to
-    the float64 one, instead of NaN from -log 0."""
+    of ~1e-9, below float32's resolution of the distribution (its largest entries are
+    O(0.1), so the solve leaves round-off of ~eps32 x 0.1 = 1e-8 there: some come out
+    as 0, others as round-off, depending on the CPU's code): the gradient stays
+    finite and close to the float64 one, instead of NaN from -log 0."""
     net, groups = fj.l5_microcircuit(42)
     core = fj.subnetwork(fj.isolated_core(net, groups), range(9))
     W, T = np.asarray(core.weights), float(core.temperature)
     wide = fj.BinaryNetwork(W, np.zeros(9), T, 0.0, dtype=jnp.float64)
     narrow = fj.BinaryNetwork(W, np.zeros(9), T, 0.0, dtype=jnp.float32)
-    assert float(jnp.min(fj.stationary_distribution(narrow))) == 0.0
+    exact_pi = np.asarray(fj.stationary_distribution(wide))
+    assert exact_pi.min() < np.finfo(np.float32).eps * exact_pi.max()
     expected = jax.grad(fj.exact_flux)(wide).biases
     got = jax.grad(fj.exact_flux)(narrow).biases
     assert np.all(np.isfinite(got))

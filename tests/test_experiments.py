@@ -28,7 +28,7 @@ from fluxjax.experiments._common import (
     StudyConfig,
     flux_indicator,
 )
-from fluxjax.experiments._results import from_json, to_json
+from fluxjax.io import from_json, to_json
 
 
 FLUCTUATION_CONDITIONS = (

@@ -13,7 +13,7 @@ from test_surrogates import Ar1Errors, Z, iid_errors, lag_cov, np_stats
 import fluxjax as fj
 from fluxjax.experiments import claims, fluctuations
 from fluxjax.experiments._common import StudyConfig
-from fluxjax.experiments._results import from_json, to_json
+from fluxjax.io import from_json, to_json
 from fluxjax.surrogates import (
     circular_shift,
     gaussian_ar1,

@@ -22,6 +22,9 @@ from conftest import random_weights
 import fluxjax as fj
 
 
+EPS32 = float(np.finfo(np.float32).eps)
+
+
 def random_net(seed, n, **kwargs):
     W, b = random_weights(np.random.default_rng(seed), n)
     return fj.BinaryNetwork(W, b, **kwargs)
@@ -52,7 +55,10 @@ def test_exact_ascent_raises_flux_and_records_history(getkey):
     assert history.objective.shape == history.grad_norm.shape == (40,)
     assert not history.converged
     assert all(isinstance(a, jax.Array) for a in history)  # every field a jax array
-    assert abs(history.objective[0] - start) < 1e-12  # before the first update
+    # Before the first update: the same flux from the jitted step. Another compiled
+    # program (fused differently per CPU) sums the 2^4 x 2^4 terms in another order:
+    # float32 round-off, bounded by 2^(2n) eps32 |F| for the sum's terms.
+    assert abs(history.objective[0] - start) <= 2**8 * EPS32 * abs(start)
     assert float(exact_flux(out)) > start + 0.01
     assert np.all(np.isfinite(history.grad_norm)) and history.grad_norm[0] > 0
     for field in ("weights", "temperature", "noise"):  # only the biases move

@@ -23,7 +23,7 @@ def test_raster_marks_each_firing_event_in_its_group_colour():
     states = rng.random((30, 6)) < 0.4
     fig, ax = plt.subplots()
     groups = {"a": [0, 1], "both": [1, 2, 3], "b": [0, 1, 2, 3]}
-    assert plot_raster(states, ax, groups=groups) is ax
+    assert plot_raster(states, ax, groups=groups) is ax.get_figure()
     image = _image(ax)
     assert image.shape == (6, 30)  # rows are neurons, columns are steps
     # Neuron 1 stays in its first group; "b" adds no neuron and gets no legend entry;
@@ -38,10 +38,11 @@ def test_raster_marks_each_firing_event_in_its_group_colour():
 
 def test_raster_without_groups_makes_its_own_axes():
     states = np.eye(4, dtype=bool)
-    ax = plot_raster(states)
+    fig = plot_raster(states)
+    (ax,) = fig.axes
     np.testing.assert_array_equal(_image(ax), np.where(np.eye(4), 0, 1))
     assert ax.get_legend() is None
-    plt.close(ax.figure)
+    plt.close(fig)
 
 
 def test_raster_rejects_bad_input():

@@ -14,7 +14,8 @@ from tqdm import tqdm
 import fluxjax as fj
 from fluxjax.experiments import reproduce, scaling
 from fluxjax.experiments._common import ScalingConfig, StudyConfig
-from fluxjax.experiments._results import Summary, to_json
+from fluxjax.experiments._results import Summary
+from fluxjax.io import to_json
 
 
 TINY = ScalingConfig(

@@ -36,6 +36,7 @@ from tqdm import tqdm
 
 import fluxjax as fj
 
+from ..io import from_json, to_json
 from . import (
     bars,
     controls,
@@ -49,7 +50,6 @@ from . import (
     scaling,
 )
 from ._common import Checkpoints, StudyConfig
-from ._results import from_json, to_json
 from .claims import Study, judge
 
 

@@ -30,7 +30,13 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-from .._checks import check_groups, check_int, check_neurons, is_concrete
+from .._checks import (
+    available_bytes,
+    check_groups,
+    check_int,
+    check_neurons,
+    is_concrete,
+)
 from .._codes import all_states, group_codes
 from .._linalg import solve
 from ..network import BinaryNetwork, check_network
@@ -56,6 +62,29 @@ def _gib(n: int, itemsize: int) -> str:
     return f"{mantissa:.3g}e+{exponent}"
 
 
+_ALTERNATIVE = (
+    "fluxjax.flux(net, key) estimates the flux of a network of any size (the "
+    "large-n estimator with its bracket, fluxjax.flux_bounds)"
+)
+
+
+def _check_memory(k: int, dtype, what: str) -> None:
+    """Refuses to enumerate a k-neuron chain whose 4^k tables do not fit in memory.
+
+    The guard holds whatever ``max_neurons`` says: it compares the three 4^k tables
+    (in bytes, computed in log space, so any k is safe) with half the memory of the
+    default device (:func:`fluxjax._checks.available_bytes`).
+    """
+    itemsize = jnp.dtype(dtype).itemsize
+    log2_bytes = math.log2(3 * itemsize) + 2 * k
+    if log2_bytes > math.log2(available_bytes() / 2):
+        raise ValueError(
+            f"{what} would enumerate the 2^{k} states of a {k}-neuron chain: its "
+            f"transition tables need about {_gib(k, itemsize)} GiB, more than half "
+            f"of this device's {available_bytes() / 2**30:.0f} GiB. {_ALTERNATIVE}."
+        )
+
+
 def _check_size(net: BinaryNetwork, max_neurons: int, what: str) -> None:
     """The size guard of the 2^n objects of the whole network (no decomposition)."""
     check_network(net)
@@ -67,9 +96,10 @@ def _check_size(net: BinaryNetwork, max_neurons: int, what: str) -> None:
             f"{what} enumerates the 2^n states of the whole network and needs n <= "
             f"max_neurons = {max_neurons}; this network has n = {n}, which would need "
             f"about {gib} GiB. Only exact_flux, exact_entropy and "
-            f"exact_conditional_entropy decompose a network into its components; "
-            f"otherwise use plugin_flux or soft_flux, or raise max_neurons."
+            f"exact_conditional_entropy decompose a network into its components. "
+            f"{_ALTERNATIVE}."
         )
+    _check_memory(n, net.weights.dtype, what)
 
 
 def _entr(x: Array) -> Array:
@@ -484,6 +514,17 @@ def _concrete_pattern(net: BinaryNetwork, what: str) -> np.ndarray:
     return np.asarray(net.weights) != 0
 
 
+def enumerated_size(net: BinaryNetwork) -> int:
+    """The largest component exact methods would enumerate (0 if all are cycles).
+
+    Exact flux, entropy and conditional entropy cost 4^k for the largest component
+    of k neurons that is not a permutation cycle (:func:`weight_components`).
+    """
+    check_network(net)
+    blocks, _ = _split(_concrete_pattern(net, "enumerated_size"))
+    return max((len(b) for b in blocks), default=0)
+
+
 def weight_components(net: BinaryNetwork) -> tuple[tuple[int, ...], ...]:
     """The connected components of the weight graph, the structure exact methods use.
 
@@ -615,8 +656,10 @@ def _structure(
             f"weight graph (permutation cycles have a closed form at any length) and "
             f"needs n <= max_neurons = {max_neurons} per component; the largest "
             f"component has n = {len(big)} neurons ({_preview(big)}) and would need "
-            f"about {gib} GiB. Use plugin_flux or soft_flux, or raise max_neurons."
+            f"about {gib} GiB. {_ALTERNATIVE}."
         )
+    if blocks:
+        _check_memory(max(len(b) for b in blocks), net.weights.dtype, what)
     blocks = tuple(tuple(int(i) for i in b) for b in blocks)
     return _Structure(blocks, tuple(tuple(int(i) for i in c) for c in cycles)), mask
 

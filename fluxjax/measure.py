@@ -1,0 +1,219 @@
+"""The flux of a network, one trusted answer: ``flux(net, key) -> FluxResult``.
+
+:func:`flux` picks the validated method by size and structure, and returns the value
+with everything needed to trust it:
+
+- **exact** (:class:`FluxMethod.EXACT`) when every connected component of the weight
+  graph has at most :data:`EXACT_NEURONS` neurons or is a permutation cycle
+  (:func:`fluxjax.exact_flux`): no sampling error; the systematic error is the
+  dtype's round-off, ``RESOLUTION_ULPS`` eps max(|I|, 1 bit) (float32: 3e-5 relative;
+  the largest float32 error measured up to n = 14 is 6e-6 relative);
+- **moments** (:class:`FluxMethod.MOMENTS`) otherwise: the large-n estimator
+  U1 - TC_G from a simulation, its jackknife standard error and the bracket
+  I(X; X'_B) <= I <= U1 of the same samples (:func:`fluxjax.flux_bounds`). Its known
+  systematic error, measured against exact references in its validated regime
+  (``steps`` >= 100 n), is :data:`MOMENT_SYSTEMATIC`: the estimate lies between 0.5 %
+  below and 1.2 % above the flux (benchmarks/README.md, "Flux at large n": dense
+  networks n = 8 ... 12 +0.5 ... +1.1 %, disconnected and permutation networks at
+  n = 1000 -0.3 ... +0.3 %). Outside that regime the result carries a warning.
+
+The differentiable estimate for gradients is :func:`fluxjax.soft_flux`.
+"""
+
+import dataclasses
+import enum
+import warnings
+
+import jax.numpy as jnp
+from jaxtyping import PRNGKeyArray
+
+from ._checks import available_bytes, check_int, check_key
+from .info.exact import MAX_EXACT_NEURONS, enumerated_size, exact_flux
+from .info.moments import VALIDATED_SAMPLES_PER_NEURON, flux_bounds, moment_bytes
+from .network import BinaryNetwork, check_network
+from .optimize import RESOLUTION_ULPS
+
+
+EXACT_NEURONS = 12
+"""The largest component :func:`flux` enumerates by default (0.4 s at n = 12 on a
+2-core CPU; n = 14 takes minutes, where the sampled estimate takes seconds)."""
+
+MOMENT_SYSTEMATIC = (-0.005, 0.012)
+"""The moment estimator's known systematic error, (estimate - flux) / estimate, in its
+validated regime (benchmarks/README.md, "Flux at large n")."""
+
+DEFAULT_STEPS = 100_000
+"""The sampled estimate's default number of transitions (at least 100 n)."""
+
+
+class FluxMethod(enum.Enum):
+    """How :func:`flux` computed the flux."""
+
+    EXACT = "exact"
+    """Enumeration of each component's Markov chain (closed form for cycles)."""
+    MOMENTS = "moments"
+    """U1 - TC_G from stationary moments of a simulation, with the bracket."""
+
+
+@dataclasses.dataclass(frozen=True)
+class FluxResult:
+    """The flux of a network and everything needed to trust it, in bits.
+
+    Attributes:
+        value: the flux I(X_t; X_{t+1}).
+        stderr: its standard error from sampling (0 for an exact value).
+        lower: a lower bound on the flux: I(X; X'_B) for a subset B of at most 12
+            neurons less twice its standard error (the value itself when exact).
+        upper: an upper bound: U1 = sum_i I(X; X'_i) plus twice its standard
+            error (the value when exact).
+        systematic: the known systematic error of the method in its validated
+            regime, as an interval (low, high) of value - flux in bits: the flux lies
+            in [value - high, value - low], up to the sampling error.
+        method: the method used.
+        num_neurons: the network's size n.
+        samples: the transitions simulated (0 for an exact value).
+        warnings: why the value may not be trusted (outside the validated regime),
+            empty when it can be.
+    """
+
+    value: float
+    stderr: float
+    lower: float
+    upper: float
+    systematic: tuple[float, float]
+    method: FluxMethod
+    num_neurons: int
+    samples: int
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        """Where the flux lies: value - systematic ± 2 SE, within the bracket."""
+        low = self.value - self.systematic[1] - 2 * self.stderr
+        high = self.value - self.systematic[0] + 2 * self.stderr
+        return max(low, self.lower), min(high, self.upper)
+
+    def __str__(self) -> str:
+        """A readable summary, one quantity per line."""
+        if self.method is FluxMethod.EXACT:
+            how = "exact (enumeration of each component)"
+            value = f"{self.value:.6g} bit"
+        else:
+            how = (
+                f"large-n estimator U1 - TC_G from {self.samples:,} simulated "
+                "transitions"
+            )
+            value = f"{self.value:.6g} ± {self.stderr:.2g} bit (SE)"
+        low, high = self.systematic
+        lines = [
+            f"flux of a {self.num_neurons}-neuron network: {value}",
+            f"  method      {how}",
+            f"  bracket     {self.lower:.6g} <= flux <= {self.upper:.6g} bit",
+            f"  systematic  value - flux in [{low:+.2g}, {high:+.2g}] bit",
+            "  interval    {:.6g} ... {:.6g} bit".format(*self.interval),
+        ]
+        lines += [f"  warning     {w}" for w in self.warnings]
+        return "\n".join(lines)
+
+
+def flux(
+    net: BinaryNetwork,
+    key: PRNGKeyArray,
+    *,
+    method: FluxMethod | None = None,
+    steps: int | None = None,
+    burn_in: int = 1000,
+    num_chains: int = 20,
+) -> FluxResult:
+    """The flux I(X_t; X_{t+1}) of ``net`` by the validated method, with its errors.
+
+    Exact when every component of the weight graph has at most
+    :data:`EXACT_NEURONS` neurons or is a permutation cycle; otherwise the large-n
+    estimate U1 - TC_G with its jackknife SE and the bracket
+    I(X; X'_B) <= I <= U1 (module docstring). Warnings of the estimator (outside its
+    validated regime) are issued and kept in the result.
+
+    Args:
+        net: the network (any n).
+        key: PRNG key of the simulation (unused by an exact value).
+        method: force a method; default by size and structure.
+        steps: transitions to simulate; default max(10^5, 100 n), fewer if that
+            does not fit in memory (the result then warns).
+        burn_in: updates discarded at the start of every chain.
+        num_chains: independent chains.
+
+    Returns:
+        A :class:`FluxResult`; ``print`` it for a summary.
+
+    Raises:
+        TypeError: ``net`` is not a BinaryNetwork, ``key`` not a PRNG key, or
+            ``method`` not a :class:`FluxMethod`.
+        ValueError: a non-finite network, bad ``steps``, an exact method asked of a
+            network too large to enumerate, or a simulation that cannot fit in
+            memory (the message names the size).
+
+    Examples:
+        >>> ring = BinaryNetwork(8.0 * jnp.roll(jnp.eye(6), 1, axis=1), -4.0)
+        >>> result = flux(ring, jax.random.key(0))
+        >>> result.method, round(result.value, 2), result.stderr
+        (<FluxMethod.EXACT: 'exact'>, 5.22, 0.0)
+    """
+    check_network(net)
+    check_key(key)
+    if method is not None and not isinstance(method, FluxMethod):
+        raise TypeError(f"method must be a FluxMethod or None, got {method!r}")
+    if method is None:
+        enumerable = enumerated_size(net) <= EXACT_NEURONS
+        method = FluxMethod.EXACT if enumerable else FluxMethod.MOMENTS
+    if method is FluxMethod.EXACT:
+        return _exact(net)
+    return _moments(net, key, steps, burn_in, num_chains)
+
+
+def _exact(net: BinaryNetwork) -> FluxResult:
+    size = max(enumerated_size(net), EXACT_NEURONS)
+    value = float(exact_flux(net, max_neurons=min(size, MAX_EXACT_NEURONS)))
+    resolution = (
+        RESOLUTION_ULPS * float(jnp.finfo(net.weights.dtype).eps) * max(abs(value), 1)
+    )
+    return FluxResult(
+        value=value,
+        stderr=0.0,
+        lower=value,
+        upper=value,
+        systematic=(-resolution, resolution),
+        method=FluxMethod.EXACT,
+        num_neurons=net.num_neurons,
+        samples=0,
+    )
+
+
+def _moments(net, key, steps, burn_in, num_chains) -> FluxResult:
+    n = net.num_neurons
+    num_chains = check_int(num_chains, "num_chains", minimum=1)
+    if steps is None:
+        steps = max(DEFAULT_STEPS, VALIDATED_SAMPLES_PER_NEURON * n)
+        itemsize = jnp.dtype(net.weights.dtype).itemsize
+        fits = available_bytes() // 2
+        while steps > 10 * n and moment_bytes(n, steps, num_chains, itemsize) > fits:
+            steps //= 2
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        bounds = flux_bounds(net, key, steps, burn_in=burn_in, num_chains=num_chains)
+    messages = tuple(dict.fromkeys(str(w.message) for w in caught))
+    for message in messages:
+        warnings.warn(message, stacklevel=3)
+    value = float(bounds.estimate)
+    low, high = MOMENT_SYSTEMATIC
+    systematic = tuple(sorted((low * value, high * value)))
+    return FluxResult(
+        value=value,
+        stderr=float(bounds.estimate_stderr),
+        lower=float(bounds.lower - 2 * bounds.lower_stderr),
+        upper=float(bounds.upper + 2 * bounds.upper_stderr),
+        systematic=systematic,
+        method=FluxMethod.MOMENTS,
+        num_neurons=n,
+        samples=int(steps),
+        warnings=messages,
+    )
