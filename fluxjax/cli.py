@@ -135,7 +135,7 @@ def _flux(args: argparse.Namespace) -> None:
 
 
 def _optimize(args: argparse.Namespace) -> None:
-    """Gradient ascent on the flux against the 50 %-firing rule; writes the results."""
+    """The 50 %-firing rule, then gradient ascent from it; writes the results."""
     import jax
     import jax.numpy as jnp
     import matplotlib
@@ -151,11 +151,11 @@ def _optimize(args: argparse.Namespace) -> None:
     ascent_key, rule_key, flux_key, rate_key = jax.random.split(key, 4)
     print(_describe(args, net))
     with _warnings_as_lines():
-        ascended, history = fj.optimize_biases(
-            net, ascent_key, steps=args.ascent_steps, progress=True
-        )
         organized, _ = fj.self_organize(net, rule_key, args.rule_steps, progress=True)
-        settings = {"start": net, "gradient ascent": ascended, "50 % rule": organized}
+        ascended, history = fj.optimize_biases(
+            organized, ascent_key, steps=args.ascent_steps, progress=True
+        )
+        settings = {"start": net, "50 % rule": organized, "gradient ascent": ascended}
         results, rates = {}, {}
         for label, setting in settings.items():
             results[label] = fj.flux(setting, flux_key, steps=args.steps)
@@ -350,10 +350,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     optimize = commands.add_parser(
         "optimize",
-        help="gradient ascent on the flux against the 50 %% rule",
-        description="Optimises the biases of the network in WEIGHTS by gradient "
-        "ascent on the flux, and by the local 50 %%-firing rule; writes both biases, a "
-        "JSON of the comparison with standard errors, and a figure.",
+        help="the 50 %% rule, then gradient ascent on the flux from its biases",
+        description="Optimises the biases of the network in WEIGHTS by the local "
+        "50 %%-firing rule, then by gradient ascent on the flux from the rule's biases "
+        "(what the rule leaves on the table); writes both biases, a JSON of the "
+        "comparison with standard errors, and a figure.",
     )
     _network_options(optimize)
     optimize.add_argument(

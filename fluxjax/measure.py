@@ -9,13 +9,18 @@ with everything needed to trust it:
   dtype's round-off, ``RESOLUTION_ULPS`` eps max(|I|, 1 bit) (float32: 3e-5 relative;
   the largest float32 error measured up to n = 14 is 6e-6 relative);
 - **moments** (:class:`FluxMethod.MOMENTS`) otherwise: the large-n estimator
-  U1 - TC_G from a simulation, its jackknife standard error and the bracket
-  I(X; X'_B) <= I <= U1 of the same samples (:func:`fluxjax.flux_bounds`). Its known
-  systematic error, measured against exact references in its validated regime
-  (``steps`` >= 100 n), is :data:`MOMENT_SYSTEMATIC`: the estimate lies between 0.5 %
-  below and 1.2 % above the flux (benchmarks/README.md, "Flux at large n": dense
-  networks n = 8 ... 12 +0.5 ... +1.1 %, disconnected and permutation networks at
-  n = 1000 -0.3 ... +0.3 %). Outside that regime the result carries a warning.
+  U1 - TC_G from a simulation, its jackknife standard error and the bracket of the
+  same samples (:func:`fluxjax.flux_bounds`): I(X; X'_B) <= I <= min(U1, U1 - the
+  maximum spanning tree of pairwise informations), each bound widened by two of its
+  standard errors. Its known systematic error, measured against exact references in
+  its validated regime (``steps`` >= 100 n, weakly correlated neurons), is
+  :data:`MOMENT_SYSTEMATIC`: the estimate lies between 0.5 % below and 1.2 % above
+  the flux (benchmarks/README.md). Strongly correlated neurons (strong inhibition,
+  near-copies) are outside that regime: the Gaussian total correlation then
+  over-counts the pairwise information
+  (:data:`fluxjax.info.moments.PAIRWISE_EXCESS_LIMIT`) and the
+  estimate is biased low, so the result warns and its systematic error becomes the
+  bracket's width. Any other regime problem of the estimator warns too.
 
 The differentiable estimate for gradients is :func:`fluxjax.soft_flux`.
 """
@@ -29,7 +34,12 @@ from jaxtyping import PRNGKeyArray
 
 from ._checks import available_bytes, check_int, check_key
 from .info.exact import MAX_EXACT_NEURONS, enumerated_size, exact_flux
-from .info.moments import VALIDATED_SAMPLES_PER_NEURON, flux_bounds, moment_bytes
+from .info.moments import (
+    VALIDATED_SAMPLES_PER_NEURON,
+    flux_bounds,
+    moment_bytes,
+    pairwise_problem,
+)
 from .network import BinaryNetwork, check_network
 from .optimize import RESOLUTION_ULPS
 
@@ -200,17 +210,25 @@ def _moments(net, key, steps, burn_in, num_chains) -> FluxResult:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         bounds = flux_bounds(net, key, steps, burn_in=burn_in, num_chains=num_chains)
-    messages = tuple(dict.fromkeys(str(w.message) for w in caught))
-    for message in messages:
-        warnings.warn(message, stacklevel=3)
+    messages = [str(w.message) for w in caught]
     value = float(bounds.estimate)
+    lower = float(bounds.lower - 2 * bounds.lower_stderr)
+    upper = min(
+        float(bounds.upper + 2 * bounds.upper_stderr),
+        bounds.tree_upper + 2 * bounds.tree_upper_stderr,
+    )
     low, high = MOMENT_SYSTEMATIC
     systematic = tuple(sorted((low * value, high * value)))
+    if pairwise_problem(bounds.pairwise_excess, value) is not None:
+        systematic = (value - upper, value - lower)  # only the bracket holds
+    messages = tuple(dict.fromkeys(messages))
+    for message in messages:
+        warnings.warn(message, stacklevel=3)
     return FluxResult(
         value=value,
         stderr=float(bounds.estimate_stderr),
-        lower=float(bounds.lower - 2 * bounds.lower_stderr),
-        upper=float(bounds.upper + 2 * bounds.upper_stderr),
+        lower=lower,
+        upper=upper,
         systematic=systematic,
         method=FluxMethod.MOMENTS,
         num_neurons=n,

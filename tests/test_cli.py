@@ -142,16 +142,14 @@ def test_optimize_writes_biases_json_and_figure(tmp_path, capsys):
         k: fj.from_json(fj.FluxResult, v) for k, v in comparison["results"].items()
     }
     assert set(results) == {"start", "gradient ascent", "50 % rule"}
-    net = fj.BinaryNetwork(W, 0.0)
-    ascent = fj.BinaryNetwork(W, ascended)
-    assert results["gradient ascent"].value == pytest.approx(
-        float(fj.exact_flux(ascent))
-    )
-    assert results["gradient ascent"].value > results["start"].value
-    assert results["start"].value == pytest.approx(float(fj.exact_flux(net)))
-    assert (out_dir / "comparison.png").stat().st_size > 10_000
     rule = np.load(out_dir / "biases_rule.npy")
-    assert rule.shape == (5,) and np.all(np.isfinite(rule))
+    settings = [("start", 0.0), ("50 % rule", rule), ("gradient ascent", ascended)]
+    for label, biases in settings:
+        exact = float(fj.exact_flux(fj.BinaryNetwork(W, biases)))
+        assert results[label].value == pytest.approx(exact, rel=1e-6), label
+    # gradient ascent starts from the rule's biases and climbs the exact flux
+    assert results["gradient ascent"].value >= results["50 % rule"].value
+    assert (out_dir / "comparison.png").stat().st_size > 10_000
 
 
 def test_python_dash_m_and_help():

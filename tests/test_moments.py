@@ -28,6 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+import reference as ref
 from conftest import random_weights
 
 import fluxjax as fj
@@ -368,6 +369,95 @@ def test_bounds_bracket_exact():
     # with B = all 10 neurons the lower bound is the full flux, up to O(2^n / T)
     assert sorted(bounds.neurons) == list(range(10))
     assert abs(bounds.lower - exact) < 4 * bounds.lower_stderr + 0.05
+
+
+def _tree_bound_reference(W, b):
+    """U1 - (maximum spanning tree of exact pairwise informations), in bits, by exact
+    enumeration in plain numpy (Prim's algorithm written out)."""
+    n = len(b)
+    states = ref.all_states(n)
+    pi = ref.stationary(ref.transition_matrix(W, b))
+    p = ref.firing_prob(W, b, 1.0, 0.0, states)  # (2^n, n)
+    m = pi @ p
+    h = lambda q: (
+        -(
+            q * np.log2(np.where(q > 0, q, 1))
+            + (1 - q) * np.log2(np.where(q < 1, 1 - q, 1))
+        )
+    )
+    u1 = np.sum(h(m) - pi @ h(p))
+    info = np.zeros((n, n))
+    for i in range(n):
+        for j in range(i + 1, n):
+            joint = np.zeros((2, 2))
+            for a in (0, 1):
+                for c in (0, 1):
+                    joint[a, c] = pi[(states[:, i] == a) & (states[:, j] == c)].sum()
+            info[i, j] = info[j, i] = ref.mutual_information(joint)
+    tree, total = {0}, 0.0
+    while len(tree) < n:
+        best = max(
+            ((info[i, j], j) for i in tree for j in range(n) if j not in tree),
+        )
+        total += best[0]
+        tree.add(best[1])
+    return u1, u1 - total
+
+
+@pytest.mark.parametrize("seed, n, ei", [(0, 6, False), (1, 8, True), (2, 10, True)])
+def test_tree_bound_is_between_exact_and_u1(seed, n, ei):
+    """The tree bound U1 - MST(I(X'_i; X'_j)) against exact enumeration: above the
+    exact flux (mathematically: the tree distribution's entropy >= H(X')), at most
+    U1, and equal to the numpy reference of the same bound within its sampling
+    error. ``ei``: 80 % excitatory, inhibition 4x as strong (strong correlations)."""
+    rng = np.random.default_rng(seed)
+    W = (rng.random((n, n)) < 0.5) * rng.gamma(2.0, 1.0, (n, n))
+    if ei:
+        W[int(0.8 * n) :] *= -4.0
+    else:
+        W *= rng.choice([-1, 1], (n, n))
+    np.fill_diagonal(W, 0.0)
+    b = rng.normal(0.0, 1.0, n)
+    net = fj.BinaryNetwork(W, b)
+    exact = ref.flux(W, b)  # float64 enumeration
+    u1_reference, tree_reference = _tree_bound_reference(W, b)
+    assert exact <= tree_reference + 1e-9 <= u1_reference + 2e-9
+    with warnings.catch_warnings():
+        warnings.simplefilter(
+            "ignore"
+        )  # strong E/I correlations warn (pairwise excess)
+        bounds = flux_bounds(net, jax.random.key(seed), STEPS, num_chains=CHAINS)
+    se = bounds.tree_upper_stderr
+    assert exact <= bounds.tree_upper + 4 * se
+    assert bounds.tree_upper <= bounds.upper + 1e-4
+    # the plug-in pairwise informations are biased by O(1 / T) per edge
+    assert abs(bounds.tree_upper - tree_reference) < 4 * se + n / STEPS
+
+
+def test_strong_correlations_warn_and_the_front_door_falls_back_to_the_bracket():
+    """Strongly inhibitory E/I blocks: U1 - TC_G is far below the exact flux; the
+    Gaussian pairwise excess flags it, and fj.flux's interval is then the bracket,
+    which holds the exact value."""
+    rng = np.random.default_rng(8)
+    blocks, exact = [], 0.0
+    for _ in range(6):
+        w = (rng.random((8, 8)) < 0.3) * rng.gamma(2.0, 1.5, (8, 8))
+        w[6:] *= -4.0
+        np.fill_diagonal(w, 0.0)
+        blocks.append(w)
+    W = np.zeros((48, 48))
+    for k, w in enumerate(blocks):
+        W[8 * k : 8 * k + 8, 8 * k : 8 * k + 8] = w
+    b = -W.sum(0) / 2
+    net = fj.BinaryNetwork(W, b)
+    exact = float(fj.exact_flux(net))
+    with pytest.warns(UserWarning, match="over-counts the pairwise information"):
+        result = fj.flux(net, jax.random.key(0), method=fj.FluxMethod.MOMENTS)
+    assert result.value < 0.97 * exact  # the estimator's failure this guards against
+    assert result.warnings
+    low, high = result.interval
+    assert (low, high) == (result.lower, result.upper)
+    assert low <= exact <= high
 
 
 def test_bounds_on_blocks_and_estimate_inside():

@@ -4,7 +4,6 @@ with eqx.tree_at, exact methods far too large, objectives with the wrong signatu
 no objective at all)."""
 
 import equinox as eqx
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
