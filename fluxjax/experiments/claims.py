@@ -35,9 +35,14 @@ class Study(NamedTuple):
 
 
 class Claim(NamedTuple):
-    """One claim: its statement, the evidence, and True, False, "partly" or None."""
+    """One claim: its statement, its evidence, and its verdict.
+
+    ``summary`` is the evidence in one sentence (the report's table); ``evidence``
+    the details. ``reproduced`` is True, False, "partly" or None.
+    """
 
     claim: str
+    summary: str
     evidence: str
     reproduced: bool | str | None
 
@@ -99,12 +104,17 @@ def judge(study: Study) -> list[Claim]:
     return [
         Claim(
             "1. The embedded core has more flux than the isolated core",
+            f"The embedded core carries {fold(embedded, isolated)} times the isolated "
+            "core's flux.",
             f"fold change embedded / isolated {fold(embedded, isolated)}; "
             f"higher in {np.sum(embedded > isolated)} of {embedded.size} seeds",
             bool(np.all(embedded > isolated)),
         ),
         Claim(
             "2. Effective biases move the core to a higher-entropy regime",
+            f"The embedding's mean input moves the core's firing rate from "
+            f"{isolated_rate:.2f} to {core_rate:.2f} and alone gives "
+            f"{fold(biased, isolated)} times the isolated flux.",
             f"core firing rate {isolated_rate:.2f} isolated -> "
             f"{core_rate:.2f} embedded; isolated core with biases mu_i / isolated: "
             f"{fold(biased, isolated)}, higher in {np.sum(biased > isolated)} of "
@@ -116,6 +126,10 @@ def judge(study: Study) -> list[Claim]:
         ),
         Claim(
             "3. Fluctuations help: recurrence resonance of the isolated core",
+            f"The isolated core {'shows' if res.inverted_u else 'does not show'} "
+            f"recurrence resonance (best sigma = {res.best_noise}), and the "
+            f"embedding's own fluctuations {_EFFECT_WORDS[found.effect]} the biased "
+            "core's flux.",
             f"inverted U of flux vs sigma: {res.inverted_u} (best sigma "
             f"= {res.best_noise}, {res.isolated_best_noise.total * 1e3:.1f} vs "
             f"{res.isolated.total * 1e3:.1f} x 1e-3 bit at sigma = 0); Gaussian "
@@ -218,6 +232,9 @@ def _claim_4(found: OptimizationResult, embedded: np.ndarray) -> Claim:
     n = optimized.size
     return Claim(
         "4. Individually optimised biases beat the embedded core",
+        f"Gradient-optimised biases give {fold(optimized, embedded)} times the "
+        f"embedded core's flux (higher in {np.sum(optimized > embedded)} of {n} "
+        "seeds), at a verified exact optimum.",
         f"gradient-optimised biases (sampled) / embedded: "
         f"{fold(optimized, embedded)}, higher in {np.sum(optimized > embedded)} of "
         f"{n} seeds. The exact optimum is verified: no ±0.01 change of one measured "
@@ -241,6 +258,7 @@ def _claim_5(found: OptimizationResult, embedded: np.ndarray) -> Claim:
     embedded = embedded[: rule.size]
     return Claim(
         "5. A local self-organisation rule finds such biases",
+        f"The local rule's biases reach {fold(rule, best)} of the exact flux optimum.",
         f"self-organised / gradient optimum (exact): {fold(rule, best)}; "
         f"hill climb / gradient optimum: {fold(exact['hill_climb'], best)}; "
         f"self-organised (exact) / embedded (sampled): {fold(rule, embedded)}; "
@@ -288,6 +306,8 @@ def claim_6(result: ReservoirResult) -> Claim:
     )
     return Claim(
         "6. Flux-maximising biases make a better reservoir (the application)",
+        f"Flux-gradient biases win on {wins} of {len(TASKS)} tasks, and flux ranks a "
+        f"network's settings as {ranked} of {len(TASKS)} task scores do.",
         f"flux-gradient biases beat zero and 50 %-firing biases in: "
         f"{', '.join(words)} network classes; within-network rank correlation of "
         f"flux with each score: {rho}. {reference or result.reference}",
@@ -318,6 +338,9 @@ def closeness(found: OptimizationResult) -> str:
         f"{fold(full['self_organized'], full['gradient_exact_full'])} of the full "
         f"flux's optimum; {rule_cost(found)}."
     )
+
+
+_EFFECT_WORDS = {"helps": "raise", "hurts": "lower", "none": "do not change"}
 
 
 def _verdict(*parts: bool) -> bool | str:

@@ -145,7 +145,8 @@ def _header(meta: Mapping) -> str:
 
 
 def _claims(claims: list[Claim]) -> str:
-    rows = [f"| {c.claim} | {c.evidence} | {VERDICTS[c.reproduced]} |" for c in claims]
+    rows = [f"| {c.claim} | {c.summary} | {VERDICTS[c.reproduced]} |" for c in claims]
+    details = [f"- **{c.claim}**: {c.evidence}." for c in claims]
     return "\n".join(
         [
             "## Claims",
@@ -155,6 +156,10 @@ def _claims(claims: list[Claim]) -> str:
             *rows,
             "",
             f"Criteria: {CRITERIA}",
+            "",
+            "### The evidence in detail",
+            "",
+            *details,
             "",
         ]
     )
