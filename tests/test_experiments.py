@@ -368,7 +368,7 @@ def test_cli_rejects_bad_sizes(capsys):
 
     with pytest.raises(SystemExit):
         main(["reproduce", "--seeds", "0"])
-    assert "positive integer" in capsys.readouterr().err
+    assert "must be an integer >= 1" in capsys.readouterr().err
 
 
 class _Tiny(NamedTuple):
