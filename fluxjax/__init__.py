@@ -13,6 +13,12 @@ from .builders import (
     shuffle_core_structure as shuffle_core_structure,
     subnetwork as subnetwork,
 )
+from .data import (
+    Transitions as Transitions,
+    as_transitions as as_transitions,
+    bin_spikes as bin_spikes,
+    read_nwb_units as read_nwb_units,
+)
 from .info.exact import (
     exact_conditional_entropy as exact_conditional_entropy,
     exact_entropy as exact_entropy,
