@@ -19,6 +19,13 @@ from .data import (
     bin_spikes as bin_spikes,
     read_nwb_units as read_nwb_units,
 )
+from .fit import (
+    FitDiagnostics as FitDiagnostics,
+    FluxBootstrap as FluxBootstrap,
+    bootstrap_flux as bootstrap_flux,
+    data_flux as data_flux,
+    fit_network as fit_network,
+)
 from .info.exact import (
     exact_conditional_entropy as exact_conditional_entropy,
     exact_entropy as exact_entropy,
