@@ -22,9 +22,11 @@ from .data import (
 from .fit import (
     FitDiagnostics as FitDiagnostics,
     FluxBootstrap as FluxBootstrap,
+    FluxOptimality as FluxOptimality,
     bootstrap_flux as bootstrap_flux,
     data_flux as data_flux,
     fit_network as fit_network,
+    flux_optimality as flux_optimality,
 )
 from .info.exact import (
     exact_conditional_entropy as exact_conditional_entropy,

@@ -66,6 +66,7 @@ from .info.exact import exact_flux
 from .info.moments import moment_flux_stderr
 from .info.results import Estimate
 from .network import BinaryNetwork, check_network
+from .optimize import optimize_biases
 
 
 DEFAULT_PENALTIES = (1e4, 1e3, 1e2, 1e1, 1.0, 1e-1)
@@ -522,6 +523,47 @@ def default_flux(net: BinaryNetwork, key: PRNGKeyArray) -> Float[Array, ""]:
     return moment_flux_stderr(net, key, steps).value
 
 
+def _bootstrap_fits(states, net, diagnostics, key, num_replicates, block_length):
+    """Checks the arguments; returns (a generator of (fit, key, converged), l).
+
+    Replicate r draws its blocks with ``split(fold_in(key, r))[0]`` and hands the
+    other half of the split to the caller.
+    """
+    check_network(net)
+    check_key(key)
+    pairs = as_transitions(states)
+    T, n = pairs.states.shape
+    if n != net.num_neurons:
+        raise ValueError(f"states have n = {n} neurons, the network {net.num_neurons}")
+    num_replicates = check_int(num_replicates, "num_replicates", minimum=2)
+    if block_length is None:
+        block_length = max(1, round(T ** (1 / 3)))
+    block_length = check_int(block_length, "block_length", minimum=1)
+    if block_length > T:
+        raise ValueError(f"block_length must be at most T = {T}, got {block_length}")
+    dtype = net.weights.dtype
+    data = _layout(pairs)
+    num_blocks = -(-T // block_length)
+    block_of = jnp.arange(T) // block_length
+    tol = _default_tol(dtype)
+    penalty = jnp.asarray(diagnostics.penalty, dtype)
+    l1 = jnp.asarray(diagnostics.l1_penalty, dtype)
+    sparse = diagnostics.l1_penalty > 0
+
+    def fits():
+        for r in range(num_replicates):
+            draw_key, other_key = jr.split(jr.fold_in(key, r))
+            chosen = jr.randint(draw_key, (num_blocks,), 0, num_blocks)
+            counts = jnp.zeros(num_blocks, dtype).at[chosen].add(1.0)
+            weights = _rows(counts[block_of], data)
+            W, b, _, step = _solve(
+                data, weights, penalty, l1, net.weights, net.biases, tol, 2000, sparse
+            )
+            yield BinaryNetwork(W, b), other_key, bool(step < tol)
+
+    return fits(), block_length
+
+
 def bootstrap_flux(
     states: Shaped[ArrayLike, "T n"]
     | Shaped[ArrayLike, "trials T n"]
@@ -570,41 +612,17 @@ def bootstrap_flux(
         >>> bool(abs(boot.value - exact_flux(true)) < 4 * boot.stderr)
         True
     """
-    check_network(net)
-    check_key(key)
     if not callable(flux):
         raise TypeError(f"flux must be a callable (net, key) -> bits, got {flux!r}")
-    pairs = as_transitions(states)
-    T, n = pairs.states.shape
-    if n != net.num_neurons:
-        raise ValueError(f"states have n = {n} neurons, the network {net.num_neurons}")
-    num_replicates = check_int(num_replicates, "num_replicates", minimum=2)
-    if block_length is None:
-        block_length = max(1, round(T ** (1 / 3)))
-    block_length = check_int(block_length, "block_length", minimum=1)
-    if block_length > T:
-        raise ValueError(f"block_length must be at most T = {T}, got {block_length}")
-    dtype = net.weights.dtype
-    data = _layout(pairs)
-    num_blocks = -(-T // block_length)
-    block_of = jnp.arange(T) // block_length
-    tol = _default_tol(dtype)
-    penalty = jnp.asarray(diagnostics.penalty, dtype)
-    l1 = jnp.asarray(diagnostics.l1_penalty, dtype)
-    sparse = diagnostics.l1_penalty > 0
     value_key, replicate_key = jr.split(key)
+    fits, block_length = _bootstrap_fits(
+        states, net, diagnostics, replicate_key, num_replicates, block_length
+    )
     value = jnp.asarray(flux(net, value_key))
     replicates, converged = [], []
-    for r in range(num_replicates):
-        draw_key, flux_key = jr.split(jr.fold_in(replicate_key, r))
-        chosen = jr.randint(draw_key, (num_blocks,), 0, num_blocks)
-        counts = jnp.zeros(num_blocks, dtype).at[chosen].add(1.0)
-        weights = _rows(counts[block_of], data)
-        W, b, _, step = _solve(
-            data, weights, penalty, l1, net.weights, net.biases, tol, 2000, sparse
-        )
-        replicates.append(jnp.asarray(flux(BinaryNetwork(W, b), flux_key)))
-        converged.append(bool(step < tol))
+    for fit, flux_key, ok in fits:
+        replicates.append(jnp.asarray(flux(fit, flux_key)))
+        converged.append(ok)
     replicates = jnp.stack(replicates).astype(value.dtype)
     return FluxBootstrap(
         value=value,
@@ -754,3 +772,144 @@ def data_flux(
     data, weights = _blocks(pairs, num_blocks)
     value, stderr = _data_flux(net, data, weights, num_blocks)
     return Estimate(value / _LN2, stderr / _LN2)
+
+
+# ---------------------------------------------------------------------------
+# Is the recorded circuit at its flux optimum?
+# ---------------------------------------------------------------------------
+
+
+class FluxOptimality(NamedTuple):
+    """The flux of a fitted network at three settings of its biases, in bits.
+
+    Each field is an :class:`~fluxjax.Estimate`: the value for the fit to all
+    transitions and, as its standard error, the SD over block-bootstrap refits (each
+    refit's biases optimised anew). Distances are root-mean-square differences of
+    the biases per neuron, in the units of the fitted weights.
+
+    Attributes:
+        fitted: the flux at the fitted biases.
+        half_firing: at the 50 %-firing biases b_i = -sum_j W[j, i] / 2.
+        optimized: at the biases that gradient ascent reaches from the fitted ones.
+        gain: optimized - fitted, the flux the circuit could gain by its biases.
+        distance_to_half_firing: RMS(b_fit - b_half).
+        distance_to_optimized: RMS(b_fit - b_opt).
+        optimized_biases: ``(n,)`` the optimised biases of the fit to all data.
+    """
+
+    fitted: Estimate
+    half_firing: Estimate
+    optimized: Estimate
+    gain: Estimate
+    distance_to_half_firing: Estimate
+    distance_to_optimized: Estimate
+    optimized_biases: Float[Array, " n"]
+
+
+def _optimality_row(net, key, objective, steps, optimizer):
+    """(fluxes at fitted, half-firing, optimised biases; distances; optimised b)."""
+    fit_key, half_key, ascent_key, opt_key = jr.split(key, 4)
+    half_biases = net.half_firing_biases()
+    half = eqx.tree_at(lambda m: m.biases, net, half_biases)
+    optimized, _ = optimize_biases(
+        net, ascent_key, objective, steps=steps, optimizer=optimizer
+    )
+    rms = lambda d: jnp.sqrt(jnp.mean(d**2))
+    values = jnp.stack(
+        [
+            jnp.asarray(objective(net, fit_key)),
+            jnp.asarray(objective(half, half_key)),
+            jnp.asarray(objective(optimized, opt_key)),
+            rms(net.biases - half_biases),
+            rms(net.biases - optimized.biases),
+        ]
+    )
+    return values, optimized.biases
+
+
+def flux_optimality(
+    states: Shaped[ArrayLike, "T n"]
+    | Shaped[ArrayLike, "trials T n"]
+    | Sequence[Shaped[ArrayLike, "_ n"]],
+    net: BinaryNetwork,
+    diagnostics: FitDiagnostics,
+    *,
+    key: PRNGKeyArray,
+    objective: Callable[[BinaryNetwork, PRNGKeyArray], ArrayLike],
+    steps: int = 200,
+    optimizer=None,
+    num_replicates: int = 20,
+    block_length: int | None = None,
+) -> FluxOptimality:
+    """Is the recorded circuit at its flux optimum? Fitted, 50 %-firing and best biases.
+
+    For the fitted network, and for each block-bootstrap refit (as in
+    :func:`bootstrap_flux`), evaluates ``objective`` at the fitted biases, at the
+    50 %-firing biases (:meth:`~fluxjax.BinaryNetwork.half_firing_biases`) and at the
+    biases that ``fj.optimize_biases(net, key, objective, steps=steps)`` reaches from
+    the fitted ones (a local optimum; the weights stay as fitted), and the RMS
+    distances of the fitted biases from the other two. The SEs are the SDs over the
+    refits, so they include the error of the fit.
+
+    Args:
+        states: the states that ``net`` was fitted to.
+        net: the fitted network.
+        diagnostics: its :class:`FitDiagnostics` (the penalties of the refits).
+        key: PRNG key (split between the fit's row and the replicates).
+        objective: ``(net, key) -> bits`` to evaluate and climb, e.g.
+            ``lambda net, key: fj.exact_flux(net)`` (n <= 14) or
+            ``functools.partial(fj.soft_flux, steps=10_000)``.
+        steps: gradient-ascent steps per network.
+        optimizer: an optax transformation for the ascent (default
+            ``optax.adam(0.05)``).
+        num_replicates: B >= 2 bootstrap refits.
+        block_length: the bootstrap's block length (default round(T^(1/3))).
+
+    Returns:
+        A :class:`FluxOptimality`.
+
+    Raises:
+        ValueError, TypeError: as :func:`bootstrap_flux`, or an objective that is
+            not callable.
+
+    Examples:
+        >>> true = BinaryNetwork(jnp.array([[0.0, 2.0], [-2.0, 0.0]]), jnp.ones(2))
+        >>> x = simulate(true, jax.random.key(0), 20_000)
+        >>> net, info = fit_network(x, penalties=1.0)
+        >>> exact = lambda net, key: exact_flux(net)
+        >>> result = flux_optimality(
+        ...     x, net, info, key=jax.random.key(1), objective=exact, num_replicates=3
+        ... )
+        >>> bool(result.optimized.value >= result.fitted.value)
+        True
+    """
+    if not callable(objective):
+        raise TypeError(
+            f"objective must be a callable (net, key) -> bits, got {objective!r}"
+        )
+    steps = check_int(steps, "steps", minimum=1)
+    row_key, replicate_key = jr.split(key)
+    fits, _ = _bootstrap_fits(
+        states, net, diagnostics, replicate_key, num_replicates, block_length
+    )
+    values, optimized_biases = _optimality_row(
+        net, row_key, objective, steps, optimizer
+    )
+    rows = jnp.stack(
+        [
+            _optimality_row(fit, fit_key, objective, steps, optimizer)[0]
+            for fit, fit_key, _ in fits
+        ]
+    )
+    stderr = jnp.std(rows, axis=0, ddof=1)
+    gain = rows[:, 2] - rows[:, 0]
+    estimate = lambda k: Estimate(values[k], stderr[k])
+    return FluxOptimality(
+        fitted=estimate(0),
+        half_firing=estimate(1),
+        optimized=estimate(2),
+        gain=Estimate(values[2] - values[0], jnp.std(gain, ddof=1)),
+        distance_to_half_firing=estimate(3),
+        distance_to_optimized=estimate(4),
+        optimized_biases=optimized_biases,
+    )
