@@ -878,7 +878,8 @@ def flux_optimality(
         >>> net, info = fit_network(x, penalties=1.0)
         >>> exact = lambda net, key: exact_flux(net)
         >>> result = flux_optimality(
-        ...     x, net, info, key=jax.random.key(1), objective=exact, num_replicates=3
+        ...     x, net, info, key=jax.random.key(1), objective=exact, steps=50,
+        ...     num_replicates=2,
         ... )
         >>> bool(result.optimized.value >= result.fitted.value)
         True
