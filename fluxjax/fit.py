@@ -383,6 +383,13 @@ def fit_network(
     identifiable apart from the scale of the weights, and every information measure
     is the same under the reparametrisation (T, T W, T b).
 
+    The penalty is chosen for prediction, not for the flux: where T / n is below
+    about 100 the chosen penalty shrinks the weights and the fit's flux is low
+    (-10 ... -28 % measured at T / n = 50), and where it is too small for weak dense
+    coupling the noise weights add flux (+73 % at n = 1000, T = 10^4);
+    from T ~ 500 n on the flux of the fit was within 2.5 % on every network tried
+    (benchmarks/README.md, "From recordings to flux").
+
     Memory: the transitions as bool, 2 T n bytes, plus O(n^2 + rows n) floats per
     solve (a Gram matrix, its Cholesky factor, the gradient, and chunks of 2^20
     floats). Time per iteration: 4 T n^2 flops (two passes of products with the
@@ -584,7 +591,8 @@ def bootstrap_flux(
     the penalties of ``diagnostics`` (warm-started from ``net``), and its flux is
     ``flux(fit, key)``. The spread of the replicates' fluxes is the standard error of
     the fitted flux, the error of the fit included; their mean minus the fit's flux
-    estimates the fit's bias.
+    estimates the fit's bias from the noise of the fitted weights (not the shrinkage
+    of the penalty, which every replicate shares).
 
     Args:
         states: the states that ``net`` was fitted to (as :func:`fit_network`).
