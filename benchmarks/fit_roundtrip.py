@@ -10,6 +10,7 @@ For each network and size, ``fj.simulate`` records T + 1 states (after a burn-in
 - the flux of the fit (the large-n estimate ``fj.moment_flux_stderr``, T = max(10^5,
   100 n)) against the true flux (exact for block networks, else the same large-n
   estimate at 4 x 10^5 samples) and the data-driven ``fj.data_flux``;
+- with ``--bootstrap B``: the block bootstrap's bias-corrected flux (value - bias);
 - with ``--coverage R``: R independent recordings of one block network, each fitted
   and block-bootstrapped (``fj.bootstrap_flux``, B replicates): how often the exact
   flux lies in value +- 1.96 SE and in the bias-corrected (value - bias) +- 1.96 SE.
@@ -96,7 +97,9 @@ def recovery(true: fj.BinaryNetwork, fit: fj.BinaryNetwork) -> dict:
     }
 
 
-def round_trip(name: str, n: int, steps: int, seed: int, penalties, folds) -> str:
+def round_trip(
+    name: str, n: int, steps: int, seed: int, penalties, folds, bootstrap=0
+) -> str:
     true = network(name, n, seed)
     n = true.num_neurons
     sim_key, true_key, fit_key = jax.random.split(jax.random.key(seed + 1000), 3)
@@ -110,6 +113,17 @@ def round_trip(name: str, n: int, steps: int, seed: int, penalties, folds) -> st
     data = fj.data_flux(states, fit)
     t3 = time.perf_counter()
     r = recovery(true, fit)
+    if bootstrap:  # the bias-corrected flux (value - bias) of a block bootstrap
+        boot = fj.bootstrap_flux(
+            states, fit, info, key=jax.random.key(7), num_replicates=bootstrap
+        )
+        corrected = float(boot.value) - float(boot.bias)
+        print(
+            f"    bootstrap B = {bootstrap}: value {float(boot.value):.3f} ± "
+            f"{float(boot.stderr):.3f}, bias {float(boot.bias):+.3f}, value - bias "
+            f"{corrected:.3f} ({100 * (corrected / exact - 1):+.1f} %)",
+            flush=True,
+        )
     noise = "" if true.noise is None else f", noise {float(np.max(true.noise)):g}"
     return (
         f"| {name}{noise} | {n} | {steps:.0e} | {rate:.3f} | {info.penalty:g} | "
@@ -165,6 +179,7 @@ def main():
     parser.add_argument("--replicates", type=int, default=20, metavar="B")
     parser.add_argument("--penalties", nargs="+", type=float, default=PENALTIES)
     parser.add_argument("--folds", type=int, default=3)
+    parser.add_argument("--bootstrap", type=int, default=0, metavar="B")
     args = parser.parse_args()
     print(header("fit round trip", dtype="float32", threads=0))
     if args.coverage:
@@ -200,7 +215,15 @@ def main():
     for name in args.networks:
         for n in args.sizes if name != "l5" else [125]:
             for steps in args.steps:
-                row = round_trip(name, n, steps, args.seed, args.penalties, args.folds)
+                row = round_trip(
+                    name,
+                    n,
+                    steps,
+                    args.seed,
+                    args.penalties,
+                    args.folds,
+                    args.bootstrap,
+                )
                 print(row, flush=True)
 
 
