@@ -127,7 +127,7 @@ class FluxBootstrap(NamedTuple):
             of ``value``, fitting error included (and the flux estimator's own
             sampling noise, for n > 12).
         bias: mean(replicates) - value, the bootstrap estimate of the fit's bias;
-            ``value - bias`` is the bias-corrected flux.
+            ``value - bias`` is the bias-corrected flux (with the SE ``stderr``).
         replicates: ``(B,)`` the flux of each replicate's fit.
         block_length: the length of the resampled blocks, in transitions.
         converged: ``(B,)`` whether each replicate's fit converged.
@@ -387,8 +387,10 @@ def fit_network(
     about 100 the chosen penalty shrinks the weights and the fit's flux is low
     (-10 ... -28 % measured at T / n = 50), and where it is too small for weak dense
     coupling the noise weights add flux (+73 % at n = 1000, T = 10^4);
-    from T ~ 500 n on the flux of the fit was within 2.5 % on every network tried
-    (benchmarks/README.md, "From recordings to flux").
+    from T ~ 500 n on the flux of the fit was within 2.5 % on every network tried.
+    For the flux, fit with a small penalty (``penalties=1.0``) and take
+    :func:`bootstrap_flux`'s bias-corrected value - bias: within 1 % at T = 50 n on
+    the E/I networks measured (benchmarks/README.md, "From recordings to flux").
 
     Memory: the transitions as bool, 2 T n bytes, plus O(n^2 + rows n) floats per
     solve (a Gram matrix, its Cholesky factor, the gradient, and chunks of 2^20
@@ -592,7 +594,8 @@ def bootstrap_flux(
     ``flux(fit, key)``. The spread of the replicates' fluxes is the standard error of
     the fitted flux, the error of the fit included; their mean minus the fit's flux
     estimates the fit's bias from the noise of the fitted weights (not the shrinkage
-    of the penalty, which every replicate shares).
+    of the penalty, which every replicate shares): with a small penalty, value - bias
+    is the estimate to report (the bias was 20-30 SEs at T / n = 50-150, n = 200).
 
     Args:
         states: the states that ``net`` was fitted to (as :func:`fit_network`).
