@@ -13,6 +13,21 @@ from .builders import (
     shuffle_core_structure as shuffle_core_structure,
     subnetwork as subnetwork,
 )
+from .data import (
+    Transitions as Transitions,
+    as_transitions as as_transitions,
+    bin_spikes as bin_spikes,
+    read_nwb_units as read_nwb_units,
+)
+from .fit import (
+    FitDiagnostics as FitDiagnostics,
+    FluxBootstrap as FluxBootstrap,
+    FluxOptimality as FluxOptimality,
+    bootstrap_flux as bootstrap_flux,
+    data_flux as data_flux,
+    fit_network as fit_network,
+    flux_optimality as flux_optimality,
+)
 from .info.exact import (
     exact_conditional_entropy as exact_conditional_entropy,
     exact_entropy as exact_entropy,
