@@ -125,7 +125,8 @@ def _flux(args: argparse.Namespace) -> None:
 
     net = _network(args)
     start = time.perf_counter()
-    with _warnings_as_lines():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the result carries them, and prints them
         result = fj.flux(net, jax.random.key(args.seed), steps=args.steps)
     seconds = time.perf_counter() - start
     if args.json:

@@ -498,12 +498,14 @@ def _check_values(net: BinaryNetwork, name: str) -> None:
     for field, (value, bound) in fields.items():
         if value is None or not is_concrete(value):
             continue
-        if not bool(jnp.all(jnp.isfinite(value))):
+        with jax.ensure_compile_time_eval():  # concrete inside a caller's jit too
+            finite = bool(jnp.all(jnp.isfinite(value)))
+            low = float(jnp.min(value))
+        if not finite:
             raise ValueError(
                 f"{name}.{field} must be finite, got NaN or inf (set with "
                 "eqx.tree_at? the constructor refuses them)"
             )
-        low = float(jnp.min(value))
         if (bound == "> 0" and low <= 0) or (bound == ">= 0" and low < 0):
             raise ValueError(f"{name}.{field} must be {bound}, got minimum {low}")
 

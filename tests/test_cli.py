@@ -70,7 +70,7 @@ def test_sampled_flux_with_biases_file_and_options(tmp_path, capsys):
         expected = fj.flux(fj.BinaryNetwork(W, b, 1.5), jax.random.key(3), steps=1000)
     assert f"{expected.value:.6g} ± {expected.stderr:.2g} bit" in out
     assert "large-n estimator" in out and "bracket" in out
-    assert "warning: " in err  # the regime warning, one line
+    assert "warning" in out and err == ""  # the regime warning, in the result
 
 
 def test_half_firing_biases_by_name(tmp_path, capsys):

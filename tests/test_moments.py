@@ -334,10 +334,11 @@ def test_stderr_estimate_warns_outside_its_regime(strength, problem, estimator):
         "moment_flux_stderr": moment_flux_stderr,
         "flux_bounds": flux_bounds,
     }[estimator]
-    with pytest.warns(UserWarning, match=problem):
+    with pytest.warns(UserWarning) as caught:  # flux_bounds: the pairwise excess too
         jax.block_until_ready(
             estimate(net, jax.random.key(0), 100 * n, num_chains=CHAINS)
         )
+    assert any(problem in str(w.message) for w in caught)
 
 
 def test_stderr_estimate_inside_jit_is_the_eager_one():
@@ -456,7 +457,7 @@ def test_strong_correlations_warn_and_the_front_door_falls_back_to_the_bracket()
     assert result.value < 0.97 * exact  # the estimator's failure this guards against
     assert result.warnings
     low, high = result.interval
-    assert (low, high) == (result.lower, result.upper)
+    assert high - result.value > 0.03 * exact  # widened by the pairwise excess
     assert low <= exact <= high
 
 
@@ -501,6 +502,7 @@ def test_finite_differences_common_random_numbers():
     assert np.corrcoef(predicted, measured)[0, 1] > 0.9, (predicted, measured)
 
 
+@pytest.mark.float64  # the float64 reference (without x64 it was float32 too)
 def test_log_det_float32_cholesky():
     """The float32 Cholesky log-det of a sample correlation matrix matches float64."""
     rng = np.random.default_rng(0)

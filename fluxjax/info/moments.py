@@ -681,7 +681,7 @@ def pairwise_problem(excess: float, value: float) -> str | None:
         f"the Gaussian total correlation over-counts the pairwise information of the "
         f"binary states by {excess:.3g} bit ({excess / scale:.0%} of the estimate): "
         "strongly correlated neurons, where U1 - TC_G is biased low (by 4-47 % on "
-        "strongly inhibitory E/I networks); only the bracket holds"
+        "strongly inhibitory E/I networks), by up to this excess"
     )
 
 
