@@ -237,3 +237,61 @@ def test_integer_codes_of_different_ranges_share_one_compilation():
         assert abs(values[-1] - sorted_path) < 1e-5, (high, values[-1], sorted_path)
     # one table compilation, one sorting compilation
     assert plugin._flux_and_jackknife._cache_size() - before <= 2
+
+
+def reference_shuffle_flux(states, key, num_shuffles=8):
+    """The shuffle correction with the reference's plug-in MI and the permutations that
+    ``jax.random.permutation`` draws from the same keys."""
+    codes = ref.state_codes(states)
+    past, future = codes[:-1], codes[1:]
+    surrogates = [
+        ref.plugin_mi(past, future[np.asarray(jr.permutation(k, past.size))])
+        for k in jr.split(key, num_shuffles)
+    ]
+    return ref.plugin_mi(past, future) - np.mean(surrogates)
+
+
+@pytest.mark.float64
+def test_shuffle_matches_reference_in_table_and_sorting_paths(trajectory, getkey):
+    """n = 5 at T = 5000 is counted in tables, n = 12 at T = 600 (a 2^24-entry pair
+    table for 599 pairs) by sorting: both equal the reference, as do the plain and
+    Miller–Madow estimates of the sorted 12-neuron states."""
+    key = getkey()
+    got = fj.plugin_flux(trajectory, "shuffle", key=key)
+    for r in range(3):
+        assert abs(got[r] - reference_shuffle_flux(trajectory[r], key)) < 1e-12
+    W, b = random_weights(np.random.default_rng(27), 12)
+    wide = np.asarray(fj.simulate(fj.BinaryNetwork(W, b, 1.0, 0.5), getkey(), 600))
+    value = fj.plugin_flux(wide, "shuffle", key=key)
+    assert abs(value - reference_shuffle_flux(wide, key)) < 1e-12
+    plain, madow = (fj.plugin_flux(wide, c) for c in (None, "miller-madow"))
+    assert abs(plain - ref.plugin_flux(wide)) < 1e-12
+    assert abs(madow - ref.miller_madow_flux(wide)) < 1e-12
+
+
+@pytest.mark.parametrize(
+    ("bits", "T", "correction", "num_blocks"),
+    [
+        (12, 500, "shuffle", 0),  # the issue's case: sorted (no 2^24 table)
+        (8, 20_000, "shuffle", 0),  # 2^16-entry pair tables
+        (10, 4000, "shuffle", 20),  # jackknife blocks with shuffles
+    ],
+)
+def test_memory_does_not_grow_with_the_batch(bits, T, correction, num_blocks):
+    """XLA's temporary buffers of the compiled estimator for 8 trajectories are those
+    of 1 plus at most a copy of the input: trajectories, surrogates and jackknife
+    blocks are counted one after another (the code before held a 2^24-entry table per
+    trajectory and surrogate: 8 GB at bits = 12, batch 8)."""
+    from fluxjax.info import plugin
+
+    def temporary_bytes(batch):
+        words = jnp.zeros((batch, T, 1), jnp.uint32)
+        compiled = plugin._flux_and_jackknife.lower(
+            words, bits, correction, jr.key(0), 8, num_blocks
+        ).compile()
+        return compiled.memory_analysis().temp_size_in_bytes
+
+    one, eight = temporary_bytes(1), temporary_bytes(8)
+    assert eight <= one + 8 * T * 4 + (1 << 20), (one, eight)
+    table_bytes = 8 * min(1 << 2 * bits, plugin.TABLE_LOAD * T)
+    assert one < 4 * table_bytes + 64 * T * 4 + (1 << 20), one
