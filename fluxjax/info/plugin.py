@@ -19,6 +19,7 @@ Miller 1955, Panzeri & Treves 1996). The corrections trade this bias for varianc
 
 import functools
 import math
+import warnings
 
 import jax
 import jax.numpy as jnp
@@ -144,9 +145,10 @@ def _entropy_and_support(words: Array, bits: int | None = None) -> tuple[Array, 
 def _pair_information(
     past: Array, future: Array, miller_madow: bool, bits: int | None = None
 ) -> tuple[Array, Array]:
-    """Plug-in I(past; future) in bits from aligned rows, and the distinct pairs.
+    """Plug-in I(past; future) in bits from aligned rows, and the distinct pasts.
 
-    Optionally Miller–Madow corrected.
+    Optionally Miller–Madow corrected. The second output is the number of distinct
+    rows of ``past`` (the states x_t), which :func:`_warn_if_undersampled` judges.
     """
     h_past, m_past = _entropy_and_support(past, bits)
     h_future, m_future = _entropy_and_support(future, bits)
@@ -155,7 +157,7 @@ def _pair_information(
     mi = h_past + h_future - h_joint
     if miller_madow:  # each entropy gets + (m - 1) / (2 T)
         mi = mi + (m_past + m_future - m_joint - 1) / (2 * past.shape[0])
-    return mi / _LN2, m_joint
+    return mi / _LN2, m_past
 
 
 def _flux(
@@ -163,8 +165,8 @@ def _flux(
 ) -> tuple[Array, Array]:
     """Flux from aligned ``(pairs, w)`` rows with a bias correction, and the support.
 
-    The support is the number of distinct pairs of the data. Surrogates and parts are
-    evaluated one at a time.
+    The support is the number of distinct states x_t of the data. Surrogates and
+    parts are evaluated one at a time.
     """
     mi, support = _pair_information(past, future, correction == "miller-madow", bits)
     if correction == "shuffle":
@@ -193,6 +195,53 @@ def _flux(
         ) / 3
         return value, support
     return mi, support
+
+
+MAX_DISTINCT_FRACTION = 0.5
+"""The plug-in estimators warn when more than this fraction of the sampled states are
+distinct (:func:`_warn_if_undersampled`)."""
+
+
+def _warn_if_undersampled(caller: str, support, samples: int) -> None:
+    """Warns when the sample cannot support a plug-in estimate.
+
+    ``support`` holds the number of distinct states x_t among the ``samples`` states of
+    each trajectory. The plug-in flux is at most the plug-in H(x_t) <= log2(support)
+    <= log2 T; once most sampled states are new (support > ``MAX_DISTINCT_FRACTION``
+    T) each has been seen about once, its successor is determined by the sample
+    (plug-in H(x_{t+1} | x_t) ~ 0) and the estimate is close to that cap: it measures
+    T, not the network. Inside a caller's ``jit`` the check runs when the compiled
+    program computes ``support`` (``jax.debug.callback``).
+    """
+    if is_concrete(support):
+        _warn_undersampled(caller, samples, support, stacklevel=4)
+    else:
+        jax.debug.callback(
+            functools.partial(_warn_undersampled, caller, samples), support
+        )
+
+
+_INSTEAD = {
+    "plugin_entropy": "fj.exact_entropy(net) when the network is known (n <= 14); "
+    "fj.nsb_entropy for moderately undersampled data",
+    "plugin_flux": "fj.flux(net, key) or fj.flux_bounds(net, key, steps) when the "
+    "network is known; fj.nsb_flux for moderately undersampled data",
+}
+
+
+def _warn_undersampled(caller: str, samples: int, support, stacklevel: int = 2):
+    most = int(np.max(support, initial=0))
+    if most <= MAX_DISTINCT_FRACTION * samples:
+        return
+    instead = _INSTEAD["plugin_entropy" if "entropy" in caller else "plugin_flux"]
+    warnings.warn(
+        f"{caller}: {most} of the T = {samples} sampled states are distinct (more "
+        f"than {MAX_DISTINCT_FRACTION:g} T); a plug-in estimate is then capped near "
+        f"log2 T = {math.log2(samples):.2f} bit and reflects the sample size, not the "
+        f"network. Use {instead}",
+        UserWarning,
+        stacklevel=stacklevel,
+    )
 
 
 def _check_length(words: Array, minimum: int) -> None:
@@ -227,7 +276,7 @@ def _prepare(states, correction, key, num_shuffles):
 def _flux_and_jackknife(words, bits, correction, key, num_shuffles, num_blocks):
     """Flux of each trajectory of ``(..., T, w)`` words, replicates and support.
 
-    The support is the number of distinct pairs of each trajectory. With
+    The support is the number of distinct states x_t of each trajectory. With
     ``num_blocks`` > 0 the second output holds the delete-one-block estimates, shape
     ``(num_blocks, ...)``. Trajectories and blocks are evaluated one at a time
     (``lax.map``): the memory of the counts does not grow with the batch.
@@ -286,6 +335,12 @@ def plugin_flux(
     Returns:
         One value per trajectory, shape ``(...)``.
 
+    Warns:
+        UserWarning: when more than half of the sampled states x_t of a trajectory are
+            distinct: the estimate is then near its cap log2 T and reflects the
+            sample size (see :func:`fluxjax.nsb_flux` and the table of estimators
+            there).
+
     Examples:
         >>> x = jnp.tile(jnp.array([[True], [False]]), (50, 1))  # a clock: 1 bit
         >>> round(float(plugin_flux(x)), 3)
@@ -295,6 +350,7 @@ def plugin_flux(
     value, _, support = _flux_and_jackknife(
         words, bits, correction, key, num_shuffles, 0
     )
+    _warn_if_undersampled("plugin_flux", support, words.shape[-2] - 1)
     return value
 
 
@@ -320,6 +376,9 @@ def plugin_flux_stderr(
     Returns:
         ``Estimate(value, stderr)``, each of shape ``(...)``.
 
+    Warns:
+        UserWarning: as :func:`plugin_flux`, when most sampled states are distinct.
+
     Examples:
         >>> net = random_network(6, key=jax.random.key(0), weight_scale=3.0)
         >>> flux, stderr = plugin_flux_stderr(simulate(net, jax.random.key(1), 2000))
@@ -332,6 +391,7 @@ def plugin_flux_stderr(
     value, leave_out, support = _flux_and_jackknife(
         words, bits, correction, key, num_shuffles, num_blocks
     )
+    _warn_if_undersampled("plugin_flux_stderr", support, words.shape[-2] - 1)
     spread = jnp.sum((leave_out - leave_out.mean(0)) ** 2, axis=0)
     return Estimate(value, jnp.sqrt((num_blocks - 1) / num_blocks * spread))
 
@@ -348,6 +408,10 @@ def plugin_entropy(
 ) -> Float[Array, "*batch"]:
     """Plug-in state entropy H(x) = -sum_s f_s log2 f_s over the T samples, in bits.
 
+    Warns:
+        UserWarning: when more than half of the T states are distinct (the estimate is
+            then near its cap log2 T; :func:`fluxjax.nsb_entropy` is less biased).
+
     Examples:
         >>> x = jnp.tile(jnp.array([[True], [False]]), (50, 1))  # half on: 1 bit
         >>> round(float(plugin_entropy(x)), 3)
@@ -357,6 +421,7 @@ def plugin_entropy(
     words = _as_words(states)
     _check_length(words, 1)
     entropy, support = _entropies(words, _symbol_bits(states, words))
+    _warn_if_undersampled("plugin_entropy", support, words.shape[-2])
     return entropy / _LN2
 
 
