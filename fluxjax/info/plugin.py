@@ -98,7 +98,7 @@ def _range(words: Array) -> Array:
 
 
 def _row_counts(words: Array, bits: int | None = None) -> Array:
-    """How often each distinct row of ``words`` (T, w) occurs, as floats.
+    """How often each distinct row of ``words`` (T, w) occurs, int32.
 
     From a table of the 2^bits symbols when ``bits`` is given (then w = 1) and the
     table pays (2^bits <= ``TABLE_LOAD`` T), else from the runs of equal rows after
@@ -108,14 +108,13 @@ def _row_counts(words: Array, bits: int | None = None) -> Array:
     """
     T = words.shape[0]
     if bits is not None and (1 << bits) <= TABLE_LOAD * T:
-        counts = jnp.bincount(words[:, 0].astype(jnp.int32), length=1 << bits)
-        return counts.astype(jnp.result_type(float))  # JAX's default float
+        return jnp.bincount(words[:, 0].astype(jnp.int32), length=1 << bits)
     columns = jax.lax.sort(tuple(words.T), num_keys=words.shape[1])
     new_run = jnp.zeros(T, bool).at[0].set(True)
     for column in columns:
         new_run = new_run.at[1:].set(new_run[1:] | (column[1:] != column[:-1]))
     run = jnp.cumsum(new_run) - 1
-    return jax.ops.segment_sum(jnp.ones(T), run, T)
+    return jax.ops.segment_sum(jnp.ones(T, jnp.int32), run, T)
 
 
 def _joint_rows(past: Array, future: Array, bits: int | None) -> Array:
@@ -137,7 +136,7 @@ def _entropy_and_support(words: Array, bits: int | None = None) -> tuple[Array, 
     (:func:`_row_counts`). The support is the number of distinct rows.
     """
     T = words.shape[0]
-    counts = _row_counts(words, bits)
+    counts = _row_counts(words, bits).astype(jnp.result_type(float))  # JAX's default
     entropy = math.log(T) - jnp.sum(jax.scipy.special.xlogy(counts, counts)) / T
     return entropy, jnp.sum(counts > 0)
 
