@@ -280,3 +280,16 @@ def test_few_coincidences_warn_and_enough_do_not():
 def test_validation(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_results_are_in_jax_default_float(getkey):
+    """Computed in float64 on the host, returned in JAX's default float (float32
+    here), as the plug-in estimators do."""
+    assert not jax.config.jax_enable_x64
+    states = fj.simulate(fj.random_network(4, key=getkey()), getkey(), 500)
+    for value in (
+        fj.nsb_flux(states),
+        *fj.nsb_flux_stderr(states, num_blocks=5),
+        *fj.nsb_entropy(np.array([3, 1, 2]), 8),
+    ):
+        assert value.dtype == jnp.float32
