@@ -31,6 +31,7 @@ BENCHMARKS = {
     "study_work": ("study_work.py", [], False),
     "structure": ("structure.py", [], False),
     "plugin_bias": ("plugin_bias.py", [], False),
+    "plugin_memory": ("plugin_memory.py", [], False),
     "optimize": ("optimize.py", [], True),  # writes optimize.txt and optimize.png
 }
 

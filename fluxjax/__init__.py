@@ -44,6 +44,11 @@ from .info.moments import (
     moment_flux as moment_flux,
     moment_flux_stderr as moment_flux_stderr,
 )
+from .info.nsb import (
+    nsb_entropy as nsb_entropy,
+    nsb_flux as nsb_flux,
+    nsb_flux_stderr as nsb_flux_stderr,
+)
 from .info.plugin import (
     plugin_entropy as plugin_entropy,
     plugin_flux as plugin_flux,

@@ -167,6 +167,13 @@ FUNCTIONS = {
     "plugin_flux_stderr.num_blocks": lambda v: fj.plugin_flux_stderr(
         np.eye(3, dtype=bool)[np.arange(400) % 3], num_blocks=v
     ),
+    "nsb_entropy.counts": lambda v: fj.nsb_entropy(v, 64),
+    "nsb_entropy.alphabet_size": lambda v: fj.nsb_entropy(np.array([3, 1, 2]), v),
+    "nsb_flux.states": lambda v: fj.nsb_flux(v),
+    "nsb_flux.num_states": lambda v: fj.nsb_flux(np.arange(40) % 3, num_states=v),
+    "nsb_flux_stderr.num_blocks": lambda v: fj.nsb_flux_stderr(
+        np.eye(3, dtype=bool)[np.arange(400) % 3], num_blocks=v
+    ),
     "state_codes.states": lambda v: fj.state_codes(v),
     "plugin_entropy.states": lambda v: fj.plugin_entropy(v),
     "plugin_transfer_entropy.source": lambda v: fj.plugin_transfer_entropy(

@@ -237,3 +237,101 @@ def test_integer_codes_of_different_ranges_share_one_compilation():
         assert abs(values[-1] - sorted_path) < 1e-5, (high, values[-1], sorted_path)
     # one table compilation, one sorting compilation
     assert plugin._flux_and_jackknife._cache_size() - before <= 2
+
+
+def reference_shuffle_flux(states, key, num_shuffles=8):
+    """The shuffle correction with the reference's plug-in MI and the permutations that
+    ``jax.random.permutation`` draws from the same keys."""
+    codes = ref.state_codes(states)
+    past, future = codes[:-1], codes[1:]
+    surrogates = [
+        ref.plugin_mi(past, future[np.asarray(jr.permutation(k, past.size))])
+        for k in jr.split(key, num_shuffles)
+    ]
+    return ref.plugin_mi(past, future) - np.mean(surrogates)
+
+
+@pytest.mark.float64
+def test_shuffle_matches_reference_in_table_and_sorting_paths(trajectory, getkey):
+    """n = 5 at T = 5000 is counted in tables, n = 12 at T = 600 (a 2^24-entry pair
+    table for 599 pairs) by sorting: both equal the reference, as do the plain and
+    Miller–Madow estimates of the sorted 12-neuron states."""
+    key = getkey()
+    got = fj.plugin_flux(trajectory, "shuffle", key=key)
+    for r in range(3):
+        assert abs(got[r] - reference_shuffle_flux(trajectory[r], key)) < 1e-12
+    W, b = random_weights(np.random.default_rng(27), 12)
+    wide = np.asarray(fj.simulate(fj.BinaryNetwork(W, b, 1.0, 0.5), getkey(), 600))
+    with pytest.warns(UserWarning, match="log2 T"):  # most of the 599 states are new
+        value = fj.plugin_flux(wide, "shuffle", key=key)
+        plain = fj.plugin_flux(wide)
+        madow = fj.plugin_flux(wide, "miller-madow")
+    assert abs(value - reference_shuffle_flux(wide, key)) < 1e-12
+    assert abs(plain - ref.plugin_flux(wide)) < 1e-12
+    assert abs(madow - ref.miller_madow_flux(wide)) < 1e-12
+
+
+@pytest.mark.parametrize(
+    ("bits", "T", "correction", "num_blocks"),
+    [
+        (12, 500, "shuffle", 0),  # the issue's case: sorted (no 2^24 table)
+        (8, 20_000, "shuffle", 0),  # 2^16-entry pair tables
+        (10, 4000, "shuffle", 20),  # jackknife blocks with shuffles
+    ],
+)
+def test_memory_does_not_grow_with_the_batch(bits, T, correction, num_blocks):
+    """XLA's temporary buffers of the compiled estimator for 8 trajectories are those
+    of 1 plus at most a copy of the input: trajectories, surrogates and jackknife
+    blocks are counted one after another (the code before held a 2^24-entry table per
+    trajectory and surrogate: 8 GB at bits = 12, batch 8)."""
+    from fluxjax.info import plugin
+
+    def temporary_bytes(batch):
+        words = jnp.zeros((batch, T, 1), jnp.uint32)
+        compiled = plugin._flux_and_jackknife.lower(
+            words, bits, correction, jr.key(0), 8, num_blocks
+        ).compile()
+        return compiled.memory_analysis().temp_size_in_bytes
+
+    one, eight = temporary_bytes(1), temporary_bytes(8)
+    assert eight <= one + 8 * T * 4 + (1 << 20), (one, eight)
+    table_bytes = 8 * min(1 << 2 * bits, plugin.TABLE_LOAD * T)
+    assert one < 4 * table_bytes + 64 * T * 4 + (1 << 20), one
+
+
+def test_undersampled_estimates_warn_with_the_cap():
+    """300 independent random bits, 2 10^4 states (all distinct): every plug-in
+    estimator warns, naming the cap log2 T and what to use instead, also inside a
+    caller's jit; the estimate is the cap (14.29 bit)."""
+    import jax
+
+    x = np.random.default_rng(0).random((20_000, 300)) < 0.5
+    cap = "log2 T = 14.29 bit"
+    with pytest.warns(UserWarning, match=cap) as caught:
+        value = fj.plugin_flux(x)
+    assert "fj.flux(net, key)" in str(caught[0].message)
+    assert abs(value - np.log2(19_999)) < 1e-3
+    with pytest.warns(UserWarning, match=cap):
+        fj.plugin_flux_stderr(x, "miller-madow")
+    with pytest.warns(UserWarning, match=cap) as caught:
+        fj.plugin_entropy(x)
+    assert "nsb_entropy" in str(caught[0].message)
+    with pytest.warns(UserWarning, match=cap):
+        jax.block_until_ready(jax.jit(fj.plugin_flux)(x))
+    with pytest.warns(UserWarning, match="log2 T = 8.97 bit"):  # codes; a batch
+        fj.plugin_flux(np.arange(2 * 501).reshape(2, 501) % 400)
+
+
+def test_well_sampled_estimates_do_not_warn(trajectory):
+    """5 neurons (at most 32 states) at T = 5000, and the study's sizes: a 10-neuron
+    core has at most 1024 states, far below T / 2 at T >= 10^5."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fj.plugin_flux(trajectory)
+        fj.plugin_flux_stderr(trajectory)
+        fj.plugin_entropy(trajectory)
+        fj.plugin_flux(trajectory, "extrapolate")
+        codes = np.random.default_rng(1).integers(0, 1024, 100_000)
+        fj.plugin_flux(codes)  # 10 random bits, 10^5 steps: 1024 distinct states

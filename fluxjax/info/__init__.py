@@ -1,4 +1,4 @@
-"""Information measures: exact enumeration and plug-in estimators, in bits."""
+"""Information measures: exact enumeration, plug-in and NSB estimators, in bits."""
 
 from .._codes import all_states as all_states
 from .exact import (
@@ -16,6 +16,11 @@ from .moments import (
     flux_bounds as flux_bounds,
     moment_flux as moment_flux,
     moment_flux_stderr as moment_flux_stderr,
+)
+from .nsb import (
+    nsb_entropy as nsb_entropy,
+    nsb_flux as nsb_flux,
+    nsb_flux_stderr as nsb_flux_stderr,
 )
 from .plugin import (
     plugin_entropy as plugin_entropy,

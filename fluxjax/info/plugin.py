@@ -5,8 +5,12 @@ A trajectory is either bool states ``(..., T, n)`` (any n: each state is packed 
 ``simulate(..., record="codes")``). Leading axes are independent trajectories and give
 one estimate each. Distinct states are counted by sorting, never with a 2^n table, so
 the cost is O(T log T) whatever n is; when the states are known to have at most
-``TABLE_BITS`` bits (bool states with n <= 12, or concrete codes below 2^12) they are
-counted in a table instead (a scatter-add, several times faster; same counts).
+``TABLE_BITS`` bits (bool states with n <= 12, or concrete codes below 2^12) and the
+table is not much longer than the sample (2^bits <= ``TABLE_LOAD`` T symbols; pairs
+2^(2 bits)) they are counted in a table instead (a scatter-add, faster; same counts).
+Trajectories, shuffle surrogates and jackknife blocks are evaluated one after another
+(``lax.map``), so memory holds one table (or one sorted copy) at a time whatever the
+batch.
 
 The plug-in mutual information of T - 1 successive pairs is biased upwards by about
 (m_xy - m_x - m_y + 1) / (2 (T - 1) ln 2) bits (m: the number of occupied bins;
@@ -15,6 +19,7 @@ Miller 1955, Panzeri & Treves 1996). The corrections trade this bias for varianc
 
 import functools
 import math
+import warnings
 
 import jax
 import jax.numpy as jnp
@@ -53,8 +58,17 @@ def _as_words(trajectory: ArrayLike) -> Array:
 
 
 TABLE_BITS = 12
-"""States of at most this many bits are counted in a table (the pair table of a
+"""States of at most this many bits may be counted in a table (the pair table of a
 flux has 2^(2 bits) = 16.8 M entries, 64 MB), wider ones by sorting."""
+
+
+TABLE_LOAD = 16
+"""A table of S symbols counts T rows only if S <= TABLE_LOAD * T. Filling and
+summing a table costs O(S + T), sorting O(T log T): on a 2-core Xeon a table took
+about 2 ns per entry (2^20 entries; 8 ns at 2^24, out of cache) and sorting about
+100 ns per row, so the table is the faster one up to S ~ 15-50 T (see
+benchmarks/README.md). A table much longer than the sample (a 2^24-entry pair table
+for 500 steps) is waste of both time and memory."""
 
 
 _CODE_TABLE_BITS = (6, TABLE_BITS)
@@ -83,56 +97,86 @@ def _range(words: Array) -> Array:
     return jnp.stack([jnp.min(words), jnp.max(words)])
 
 
-def _entropy_and_support(words: Array, bits: int | None = None) -> tuple[Array, Array]:
-    """Plug-in entropy (nats) of the rows of ``words`` (T, w), and their support.
+def _row_counts(words: Array, bits: int | None = None) -> Array:
+    """How often each distinct row of ``words`` (T, w) occurs, int32.
 
-    H = ln T - (1/T) sum_s c_s ln c_s over the counts c_s of the distinct rows: from a
-    table of the 2^bits symbols when ``bits`` is given (then w = 1), else from the
-    runs of equal rows after sorting. The support is the number of distinct rows.
+    From a table of the 2^bits symbols when ``bits`` is given (then w = 1) and the
+    table pays (2^bits <= ``TABLE_LOAD`` T), else from the runs of equal rows after
+    sorting (then the counts are padded with zeros to length T). Either way the
+    non-zero entries are the counts of the distinct rows in increasing order of the
+    rows (codes).
     """
     T = words.shape[0]
-    if bits is not None:
-        counts = jnp.bincount(words[:, 0].astype(jnp.int32), length=1 << bits)
-        counts = counts.astype(jnp.result_type(float))  # JAX's default float
-        entropy = math.log(T) - jnp.sum(jax.scipy.special.xlogy(counts, counts)) / T
-        return entropy, jnp.sum(counts > 0)
+    if bits is not None and (1 << bits) <= TABLE_LOAD * T:
+        return jnp.bincount(words[:, 0].astype(jnp.int32), length=1 << bits)
     columns = jax.lax.sort(tuple(words.T), num_keys=words.shape[1])
     new_run = jnp.zeros(T, bool).at[0].set(True)
     for column in columns:
         new_run = new_run.at[1:].set(new_run[1:] | (column[1:] != column[:-1]))
     run = jnp.cumsum(new_run) - 1
-    counts = jax.ops.segment_sum(jnp.ones(T), run, T)
+    return jax.ops.segment_sum(jnp.ones(T, jnp.int32), run, T)
+
+
+def _joint_rows(past: Array, future: Array, bits: int | None) -> Array:
+    """The rows of the pairs (past, future).
+
+    One code of 2 bits when ``bits`` is given (past << bits | future, below 2^24),
+    else the words side by side.
+    """
+    if bits is None:
+        return jnp.concatenate([past, future], 1)
+    joint = past.astype(jnp.uint32) << bits | future.astype(jnp.uint32)
+    return joint
+
+
+def _entropy_and_support(words: Array, bits: int | None = None) -> tuple[Array, Array]:
+    """Plug-in entropy (nats) of the rows of ``words`` (T, w), and their support.
+
+    H = ln T - (1/T) sum_s c_s ln c_s over the counts c_s of the distinct rows
+    (:func:`_row_counts`). The support is the number of distinct rows.
+    """
+    T = words.shape[0]
+    counts = _row_counts(words, bits).astype(jnp.result_type(float))  # JAX's default
     entropy = math.log(T) - jnp.sum(jax.scipy.special.xlogy(counts, counts)) / T
-    return entropy, jnp.sum(new_run)
+    return entropy, jnp.sum(counts > 0)
 
 
 def _pair_information(
     past: Array, future: Array, miller_madow: bool, bits: int | None = None
-) -> Array:
-    """Plug-in I(past; future) in bits from aligned rows, optionally Miller–Madow."""
+) -> tuple[Array, Array]:
+    """Plug-in I(past; future) in bits from aligned rows, and the distinct pasts.
+
+    Optionally Miller–Madow corrected. The second output is the number of distinct
+    rows of ``past`` (the states x_t), which :func:`_warn_if_undersampled` judges.
+    """
     h_past, m_past = _entropy_and_support(past, bits)
     h_future, m_future = _entropy_and_support(future, bits)
-    if bits is None:
-        h_joint, m_joint = _entropy_and_support(jnp.concatenate([past, future], 1))
-    else:
-        h_joint, m_joint = _entropy_and_support(past << bits | future, 2 * bits)
+    joint_bits = None if bits is None else 2 * bits
+    h_joint, m_joint = _entropy_and_support(_joint_rows(past, future, bits), joint_bits)
     mi = h_past + h_future - h_joint
     if miller_madow:  # each entropy gets + (m - 1) / (2 T)
         mi = mi + (m_past + m_future - m_joint - 1) / (2 * past.shape[0])
-    return mi / _LN2
+    return mi / _LN2, m_past
 
 
 def _flux(
     past: Array, future: Array, correction, key, num_shuffles: int, bits
-) -> Array:
-    """Flux from aligned ``(pairs, w)`` rows with the named bias correction."""
-    mi = _pair_information(past, future, correction == "miller-madow", bits)
+) -> tuple[Array, Array]:
+    """Flux from aligned ``(pairs, w)`` rows with a bias correction, and the support.
+
+    The support is the number of distinct states x_t of the data. Surrogates and
+    parts are evaluated one at a time.
+    """
+    mi, support = _pair_information(past, future, correction == "miller-madow", bits)
     if correction == "shuffle":
-        keys = jr.split(key, num_shuffles)
-        surrogate = jax.vmap(
-            lambda k: _pair_information(past, jr.permutation(k, future), False, bits)
-        )(keys)
-        return mi - jnp.mean(surrogate)
+        # The permuted copies (num_shuffles x pairs words) side by side (batched
+        # sorts are faster), then the surrogates counted one at a time.
+        permute = jax.vmap(jr.permutation, in_axes=(0, None))
+        shuffled = permute(jr.split(key, num_shuffles), future)
+        surrogates = jax.lax.map(
+            lambda f: _pair_information(past, f, False, bits)[0], shuffled
+        )
+        return mi - jnp.mean(surrogates), support
     if (
         correction == "extrapolate"
     ):  # quadratic in 1/T through T, T/2, T/4 (Strong 1998)
@@ -142,13 +186,61 @@ def _flux(
             p = past[:pairs].reshape(parts, pairs // parts, -1)
             f = future[:pairs].reshape(parts, pairs // parts, -1)
             return jnp.mean(
-                jax.vmap(lambda a, b: _pair_information(a, b, False, bits))(p, f)
+                jax.lax.map(lambda pf: _pair_information(*pf, False, bits)[0], (p, f))
             )
 
-        return (
+        value = (
             8 * mean_over_parts(1) - 6 * mean_over_parts(2) + mean_over_parts(4)
         ) / 3
-    return mi
+        return value, support
+    return mi, support
+
+
+MAX_DISTINCT_FRACTION = 0.5
+"""The plug-in estimators warn when more than this fraction of the sampled states are
+distinct (:func:`_warn_if_undersampled`)."""
+
+
+def _warn_if_undersampled(caller: str, support, samples: int) -> None:
+    """Warns when the sample cannot support a plug-in estimate.
+
+    ``support`` holds the number of distinct states x_t among the ``samples`` states of
+    each trajectory. The plug-in flux is at most the plug-in H(x_t) <= log2(support)
+    <= log2 T; once most sampled states are new (support > ``MAX_DISTINCT_FRACTION``
+    T) each has been seen about once, its successor is determined by the sample
+    (plug-in H(x_{t+1} | x_t) ~ 0) and the estimate is close to that cap: it measures
+    T, not the network. Inside a caller's ``jit`` the check runs when the compiled
+    program computes ``support`` (``jax.debug.callback``).
+    """
+    if is_concrete(support):
+        _warn_undersampled(caller, samples, support, stacklevel=4)
+    else:
+        jax.debug.callback(
+            functools.partial(_warn_undersampled, caller, samples), support
+        )
+
+
+_INSTEAD = {
+    "plugin_entropy": "fj.exact_entropy(net) when the network is known (n <= 14); "
+    "fj.nsb_entropy for moderately undersampled data",
+    "plugin_flux": "fj.flux(net, key) or fj.flux_bounds(net, key, steps) when the "
+    "network is known; fj.nsb_flux for moderately undersampled data",
+}
+
+
+def _warn_undersampled(caller: str, samples: int, support, stacklevel: int = 2):
+    most = int(np.max(support, initial=0))
+    if most <= MAX_DISTINCT_FRACTION * samples:
+        return
+    instead = _INSTEAD["plugin_entropy" if "entropy" in caller else "plugin_flux"]
+    warnings.warn(
+        f"{caller}: {most} of the T = {samples} sampled states are distinct (more "
+        f"than {MAX_DISTINCT_FRACTION:g} T); a plug-in estimate is then capped near "
+        f"log2 T = {math.log2(samples):.2f} bit and reflects the sample size, not the "
+        f"network. Use {instead}",
+        UserWarning,
+        stacklevel=stacklevel,
+    )
 
 
 def _check_length(words: Array, minimum: int) -> None:
@@ -181,29 +273,37 @@ def _prepare(states, correction, key, num_shuffles):
     jax.jit, static_argnames=("bits", "correction", "num_shuffles", "num_blocks")
 )
 def _flux_and_jackknife(words, bits, correction, key, num_shuffles, num_blocks):
-    """Flux of each trajectory of ``(..., T, w)`` words, and its jackknife replicates.
+    """Flux of each trajectory of ``(..., T, w)`` words, replicates and support.
 
-    With ``num_blocks`` > 0 the second output holds the delete-one-block estimates,
-    shape ``(num_blocks, ...)``.
+    The support is the number of distinct states x_t of each trajectory. With
+    ``num_blocks`` > 0 the second output holds the delete-one-block estimates, shape
+    ``(num_blocks, ...)``. Trajectories and blocks are evaluated one at a time
+    (``lax.map``): the memory of the counts does not grow with the batch.
     """
 
     def single(words):
         past, future = words[:-1], words[1:]
-        value = _flux(past, future, correction, key, num_shuffles, bits)
+        value, support = _flux(past, future, correction, key, num_shuffles, bits)
         if not num_blocks:
-            return value, jnp.zeros(0, value.dtype)
+            return value, jnp.zeros(0, value.dtype), support
         size = past.shape[0] // num_blocks
-        leave_out = []
-        for b in range(num_blocks):
-            kept = jnp.r_[0 : b * size, (b + 1) * size : num_blocks * size]
-            leave_out.append(
-                _flux(past[kept], future[kept], correction, key, num_shuffles, bits)
-            )
-        return value, jnp.stack(leave_out)
+        kept = jnp.arange((num_blocks - 1) * size)
+
+        def leave_out(b):
+            rows = jnp.where(kept >= b * size, kept + size, kept)  # without block b
+            kept_past, kept_future = past[rows], future[rows]
+            return _flux(kept_past, kept_future, correction, key, num_shuffles, bits)[0]
+
+        return value, jax.lax.map(leave_out, jnp.arange(num_blocks)), support
 
     flat = words.reshape(-1, *words.shape[-2:])
-    values, leave_out = jax.vmap(single)(flat)
-    return values.reshape(words.shape[:-2]), leave_out.T.reshape(-1, *words.shape[:-2])
+    values, leave_out, support = jax.lax.map(single, flat)
+    batch = words.shape[:-2]
+    return (
+        values.reshape(batch),
+        leave_out.T.reshape(-1, *batch),
+        support.reshape(batch),
+    )
 
 
 def plugin_flux(
@@ -234,13 +334,23 @@ def plugin_flux(
     Returns:
         One value per trajectory, shape ``(...)``.
 
+    Warns:
+        UserWarning: when more than half of the sampled states x_t of a trajectory are
+            distinct: the estimate is then near its cap log2 T and reflects the
+            sample size (see :func:`fluxjax.nsb_flux` and the table of estimators
+            there).
+
     Examples:
         >>> x = jnp.tile(jnp.array([[True], [False]]), (50, 1))  # a clock: 1 bit
         >>> round(float(plugin_flux(x)), 3)
         1.0
     """
     words, bits, key, num_shuffles = _prepare(states, correction, key, num_shuffles)
-    return _flux_and_jackknife(words, bits, correction, key, num_shuffles, 0)[0]
+    value, _, support = _flux_and_jackknife(
+        words, bits, correction, key, num_shuffles, 0
+    )
+    _warn_if_undersampled("plugin_flux", support, words.shape[-2] - 1)
+    return value
 
 
 def plugin_flux_stderr(
@@ -265,6 +375,9 @@ def plugin_flux_stderr(
     Returns:
         ``Estimate(value, stderr)``, each of shape ``(...)``.
 
+    Warns:
+        UserWarning: as :func:`plugin_flux`, when most sampled states are distinct.
+
     Examples:
         >>> net = random_network(6, key=jax.random.key(0), weight_scale=3.0)
         >>> flux, stderr = plugin_flux_stderr(simulate(net, jax.random.key(1), 2000))
@@ -274,9 +387,10 @@ def plugin_flux_stderr(
     num_blocks = check_int(num_blocks, "num_blocks", minimum=2)
     words, bits, key, num_shuffles = _prepare(states, correction, key, num_shuffles)
     _check_length(words, 8 * num_blocks)
-    value, leave_out = _flux_and_jackknife(
+    value, leave_out, support = _flux_and_jackknife(
         words, bits, correction, key, num_shuffles, num_blocks
     )
+    _warn_if_undersampled("plugin_flux_stderr", support, words.shape[-2] - 1)
     spread = jnp.sum((leave_out - leave_out.mean(0)) ** 2, axis=0)
     return Estimate(value, jnp.sqrt((num_blocks - 1) / num_blocks * spread))
 
@@ -284,15 +398,18 @@ def plugin_flux_stderr(
 @functools.partial(jax.jit, static_argnames="bits")
 def _entropies(words, bits):
     flat = words.reshape(-1, *words.shape[-2:])
-    return jax.vmap(lambda w: _entropy_and_support(w, bits)[0])(flat).reshape(
-        words.shape[:-2]
-    )
+    entropy, support = jax.lax.map(lambda w: _entropy_and_support(w, bits), flat)
+    return entropy.reshape(words.shape[:-2]), support.reshape(words.shape[:-2])
 
 
 def plugin_entropy(
     states: Bool[ArrayLike, "*batch T n"] | Integer[ArrayLike, "*batch T"],
 ) -> Float[Array, "*batch"]:
     """Plug-in state entropy H(x) = -sum_s f_s log2 f_s over the T samples, in bits.
+
+    Warns:
+        UserWarning: when more than half of the T states are distinct (the estimate is
+            then near its cap log2 T; :func:`fluxjax.nsb_entropy` is less biased).
 
     Examples:
         >>> x = jnp.tile(jnp.array([[True], [False]]), (50, 1))  # half on: 1 bit
@@ -302,7 +419,9 @@ def plugin_entropy(
     states = jnp.asarray(states)
     words = _as_words(states)
     _check_length(words, 1)
-    return _entropies(words, _symbol_bits(states, words)) / _LN2
+    entropy, support = _entropies(words, _symbol_bits(states, words))
+    _warn_if_undersampled("plugin_entropy", support, words.shape[-2])
+    return entropy / _LN2
 
 
 _CHUNK = 1 << 16  # rows per scatter-add of the pair counts (bounds the index array)
