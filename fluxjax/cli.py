@@ -8,6 +8,7 @@ reading. Every error is one line on stderr and exit status 2.
 import argparse
 import contextlib
 import json
+import math
 import os
 import sys
 import time
@@ -28,8 +29,8 @@ class CommandError(Exception):
     """A user's mistake: printed as one line, exit status 2."""
 
 
-def _integer_at_least(minimum: int):
-    """An argparse type: an integer >= ``minimum``."""
+def _integer_at_least(minimum: int, maximum: int | None = None):
+    """An argparse type: an integer >= ``minimum`` (and <= ``maximum``)."""
 
     def parse(text: str) -> int:
         try:
@@ -38,9 +39,12 @@ def _integer_at_least(minimum: int):
             raise argparse.ArgumentTypeError(
                 f"must be an integer, got {text!r}"
             ) from None
-        if value < minimum:
+        if value < minimum or (maximum is not None and value > maximum):
+            limits = (
+                f">= {minimum}" if maximum is None else f"in {minimum} ... {maximum}"
+            )
             raise argparse.ArgumentTypeError(
-                f"must be an integer >= {minimum}, got {value}"
+                f"must be an integer {limits}, got {value}"
             )
         return value
 
@@ -48,24 +52,32 @@ def _integer_at_least(minimum: int):
 
 
 _positive_int = _integer_at_least(1)
-_seed = _integer_at_least(0)
+_seed = _integer_at_least(0, 2**32 - 1)
 
 
-def _nonnegative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
-    return value
+def _float_above(minimum: float, inclusive: bool):
+    """An argparse type: a finite number >= ``minimum`` (> if not ``inclusive``)."""
+    bound = f"{'>=' if inclusive else '>'} {minimum:g}"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"must be a number, got {text!r}"
+            ) from None
+        within = value >= minimum if inclusive else value > minimum
+        if not (within and math.isfinite(value)):
+            raise argparse.ArgumentTypeError(
+                f"must be a finite number {bound}, got {text}"
+            )
+        return value
+
+    return parse
 
 
-def _positive_float(text: str) -> float:
-    value = _nonnegative_float(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError("must be > 0, got 0")
-    return value
+_nonnegative_float = _float_above(0.0, inclusive=True)
+_positive_float = _float_above(0.0, inclusive=False)
 
 
 # --- the user's network -------------------------------------------------------------
@@ -105,7 +117,7 @@ def _network(args: argparse.Namespace):
 def _describe(args: argparse.Namespace, net) -> str:
     noise = "none" if net.noise is None else f"{args.noise:g}"
     return (
-        f"network: {args.weights} ({net.num_neurons} neurons, {args.orientation}), "
+        f"{args.weights} ({net.num_neurons} neurons, {args.orientation}), "
         f"biases {args.biases}, temperature {args.temperature:g}, noise {noise}"
     )
 
@@ -133,7 +145,7 @@ def _flux(args: argparse.Namespace) -> None:
         record = {"network": _describe(args, net), "seconds": seconds}
         print(json.dumps(record | fj.to_json(result), indent=1))
         return
-    print(_describe(args, net))
+    print(f"network: {_describe(args, net)}")
     print(result)
     print(f"({seconds:.1f} s)")
 
@@ -153,11 +165,11 @@ def _optimize(args: argparse.Namespace) -> None:
     os.makedirs(args.out, exist_ok=True)
     key = jax.random.key(args.seed)
     ascent_key, rule_key, flux_key, rate_key = jax.random.split(key, 4)
-    print(_describe(args, net))
+    print(f"network: {_describe(args, net)}")
     with _warnings_as_lines():
-        organized, _ = fj.self_organize(net, rule_key, args.rule_steps, progress=True)
+        organized, _ = fj.self_organize(net, rule_key, args.rule_steps)
         ascended, history = fj.optimize_biases(
-            organized, ascent_key, steps=args.ascent_steps, progress=True
+            organized, ascent_key, steps=args.ascent_steps
         )
         settings = {"start": net, "50 % rule": organized, "gradient ascent": ascended}
         results, rates = {}, {}
@@ -179,7 +191,12 @@ def _optimize(args: argparse.Namespace) -> None:
     )
     figure.savefig(os.path.join(args.out, "comparison.png"), dpi=120)
     for label, result in results.items():
-        print(f"{label:<16} {result.value:10.4f} ± {result.stderr:.2g} bit")
+        low, high = result.interval
+        flag = "  (warning: see the JSON)" if result.warnings else ""
+        print(
+            f"{label:<16} {result.value:10.4f} ± {result.stderr:.2g} bit, interval "
+            f"{low:.4g} ... {high:.4g} ({result.method.value}){flag}"
+        )
     print(f"wrote {args.out}/biases_gradient.npy, biases_rule.npy, comparison.json, ")
     print("      comparison.png")
 
@@ -215,10 +232,11 @@ def _flux_demo(args: argparse.Namespace) -> None:
     start = time.perf_counter()
     exact = float(fj.exact_flux(net))
     print(f"{'exact (2^n-state enumeration)':<40}{exact:9.4f} bits")
-    states = fj.simulate(net, sim_key, args.steps, burn_in=1000)
+    steps = args.steps or 200_000
+    states = fj.simulate(net, sim_key, steps, burn_in=1000)
     with _warnings_as_lines():
         value, stderr = fj.plugin_flux_stderr(states)
-        print(f"{'plug-in, T = ' + format(args.steps, ','):<40}", end="")
+        print(f"{'plug-in, T = ' + format(steps, ','):<40}", end="")
         print(f"{float(value):9.4f} ± {float(stderr):.4f}")
         for correction in ("miller-madow", "shuffle", "extrapolate"):
             estimate = fj.plugin_flux(states, correction, key=shuffle_key)
@@ -356,7 +374,7 @@ def _parser() -> argparse.ArgumentParser:
         "optimize",
         help="the 50 %% rule, then gradient ascent on the flux from its biases",
         description="Optimises the biases of the network in WEIGHTS by the local "
-        "50 %%-firing rule, then by gradient ascent on the flux from the rule's biases "
+        "50 %-firing rule, then by gradient ascent on the flux from the rule's biases "
         "(what the rule leaves on the table); writes both biases, a JSON of the "
         "comparison with standard errors, and a figure.",
     )

@@ -19,13 +19,14 @@ import json
 import os
 import types
 import typing
+import warnings
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .network import BinaryNetwork, check_network
+from .network import MAX_DENSE_BYTES, BinaryNetwork, check_network
 
 
 FORMAT = "fluxjax.BinaryNetwork"
@@ -76,29 +77,28 @@ def load(path: str | os.PathLike) -> BinaryNetwork:
             ``jax.config.update("jax_enable_x64", True)``).
         OSError: the file cannot be read.
     """
-    with np.load(path, allow_pickle=False) as archive:
-        try:
+    try:
+        with np.load(path, allow_pickle=False) as archive:
             header = json.loads(str(archive["header"]))
             fields = {name: archive[name] for name in archive.files if name != "header"}
-        except (KeyError, ValueError) as error:
-            raise ValueError(
-                f"{path} is not a saved fluxjax network: {error}"
-            ) from None
-    if header.get("format") != FORMAT:
+    except (KeyError, ValueError, TypeError, AttributeError) as error:
+        # TypeError / AttributeError: a .npy (an array, not an archive)
+        raise ValueError(f"{path} is not a saved fluxjax network: {error}") from None
+    needed = {"weights", "biases", "temperature"}
+    if header.get("format") != FORMAT or not needed <= set(fields):
         raise ValueError(f"{path} is not a saved fluxjax network (format {header})")
     dtype = fields["weights"].dtype
     if dtype == np.float64 and not jax.config.jax_enable_x64:
         raise ValueError(
             f"{path} holds a float64 network; enable x64 to load it unrounded "
-            '(jax.config.update("jax_enable_x64", True)), or load it in float64 and '
-            "convert it with BinaryNetwork(..., dtype=jnp.float32)"
+            '(jax.config.update("jax_enable_x64", True) before any array exists)'
         )
     return BinaryNetwork(
         fields["weights"],
         fields["biases"],
         fields["temperature"],
         fields.get("noise"),
-        noise_nodes=header["noise_nodes"],
+        noise_nodes=header.get("noise_nodes"),
     )
 
 
@@ -183,6 +183,13 @@ def _read_matrix(path, suffix: str):
         import scipy.io
         import scipy.sparse
 
+        rows, columns, *_ = scipy.io.mminfo(path)
+        if rows * columns * 4 > MAX_DENSE_BYTES:  # before reading: the header is enough
+            raise ValueError(
+                f"a {rows} x {columns} matrix would take "
+                f"{rows * columns * 4 / 2**30:.1f} GiB dense in float32 (the limit is "
+                f"{MAX_DENSE_BYTES / 2**30:.0f} GiB)"
+            )
         matrix = scipy.io.mmread(path)
         return (
             scipy.sparse.csr_matrix(matrix) if scipy.sparse.issparse(matrix) else matrix
@@ -198,7 +205,12 @@ def _read_matrix(path, suffix: str):
                 raise ValueError(f"it holds {names}: name the matrix 'weights'")
             return archive[names[0]]
     delimiter = "," if suffix == ".csv" else None
-    return np.atleast_2d(np.loadtxt(path, delimiter=delimiter, ndmin=2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy warns on an empty file
+        try:
+            return np.loadtxt(path, delimiter=delimiter, ndmin=2)
+        except UserWarning:
+            raise ValueError("the file is empty") from None
 
 
 def to_json(value: Any) -> Any:

@@ -15,15 +15,15 @@ with everything needed to trust it:
   standard errors. Its known systematic error, measured against exact references in
   its validated regime (``steps`` >= 100 n, weakly correlated neurons), is
   :data:`MOMENT_SYSTEMATIC`: the estimate lies between 1.2 % below and 1.5 % above
-  the flux (benchmarks/README.md). Strongly correlated neurons (strong inhibition,
-  near-copies) are outside that regime: the Gaussian total correlation then
-  over-counts the pairwise information by an excess D
-  (:data:`fluxjax.info.moments.PAIRWISE_EXCESS_LIMIT`) and the estimate is biased
-  low, so the result warns and widens its systematic error to value - flux in
-  [-min(D, upper - value), +1.5 % of the value]: on the random block networks of
-  ``benchmarks/front_door.py`` the flux of every flagged network lay between the
-  estimate and the estimate + D (benchmarks/README.md). Any other regime problem of
-  the estimator warns too.
+  the flux (benchmarks/README.md). Correlated neurons (strong inhibition,
+  near-copies) make the estimate low: the Gaussian total correlation over-counts their
+  pairwise information by an excess D (:attr:`fluxjax.FluxBounds.pairwise_excess`),
+  and on the random block networks of ``benchmarks/front_door.py`` the flux lay
+  between the estimate and the estimate + D. So the systematic error is value - flux
+  in [-max(1.2 % of the value, D), +1.5 % of the value] (no cliff), and the result
+  warns where D exceeds :data:`fluxjax.info.moments.PAIRWISE_EXCESS_LIMIT` of the
+  value. An estimate outside its own bracket warns, and then only the bracket holds;
+  any other regime problem of the estimator warns too.
 
 The differentiable estimate for gradients is :func:`fluxjax.soft_flux`.
 """
@@ -36,20 +36,20 @@ import jax.numpy as jnp
 from jaxtyping import PRNGKeyArray
 
 from ._checks import available_bytes, check_int, check_key
-from .info.exact import MAX_EXACT_NEURONS, enumerated_size, exact_flux
+from .info.exact import (
+    FAST_EXACT_NEURONS as EXACT_NEURONS,
+    MAX_EXACT_NEURONS,
+    RESOLUTION_ULPS,
+    enumerated_size,
+    exact_flux,
+)
 from .info.moments import (
     VALIDATED_SAMPLES_PER_NEURON,
     flux_bounds,
     moment_bytes,
-    pairwise_problem,
 )
 from .network import BinaryNetwork, check_network
-from .optimize import RESOLUTION_ULPS
 
-
-EXACT_NEURONS = 12
-"""The largest component :func:`flux` enumerates by default (0.4 s at n = 12 on a
-2-core CPU; n = 14 takes minutes, where the sampled estimate takes seconds)."""
 
 MOMENT_SYSTEMATIC = (-0.012, 0.015)
 """The moment estimator's known systematic error, (estimate - flux) / estimate, in its
@@ -79,7 +79,8 @@ class FluxResult:
         stderr: its standard error from sampling (0 for an exact value).
         lower: a lower bound on the flux: I(X; X'_B) for a subset B of at most 12
             neurons less twice its standard error (the value itself when exact).
-        upper: an upper bound: U1 = sum_i I(X; X'_i) plus twice its standard
+        upper: an upper bound: the smaller of U1 = sum_i I(X; X'_i) and the tree
+            bound (:attr:`fluxjax.FluxBounds.tree_upper`), plus twice its standard
             error (the value when exact).
         systematic: the known systematic error of the method in its validated
             regime, as an interval (low, high) of value - flux in bits: the flux lies
@@ -106,7 +107,8 @@ class FluxResult:
         """Where the flux lies: value - systematic ± 2 SE, within the bracket."""
         low = self.value - self.systematic[1] - 2 * self.stderr
         high = self.value - self.systematic[0] + 2 * self.stderr
-        return max(low, self.lower), min(high, self.upper)
+        low, high = max(low, self.lower), min(high, self.upper)
+        return (low, high) if low <= high else (self.lower, self.upper)
 
     def __str__(self) -> str:
         """A readable summary, one quantity per line."""
@@ -153,7 +155,7 @@ def flux(
         key: PRNG key of the simulation (unused by an exact value).
         method: force a method; default by size and structure.
         steps: transitions to simulate; default max(10^5, 100 n), fewer if that
-            does not fit in memory (the result then warns).
+            does not fit in memory (below 100 n the result warns).
         burn_in: updates discarded at the start of every chain.
         num_chains: independent chains.
 
@@ -191,6 +193,8 @@ def _exact(net: BinaryNetwork) -> FluxResult:
     resolution = (
         RESOLUTION_ULPS * float(jnp.finfo(net.weights.dtype).eps) * max(abs(value), 1)
     )
+    if -resolution < value < 0:  # round-off of a zero flux
+        value = 0.0
     return FluxResult(
         value=value,
         stderr=0.0,
@@ -223,10 +227,16 @@ def _moments(net, key, steps, burn_in, num_chains) -> FluxResult:
         bounds.tree_upper + 2 * bounds.tree_upper_stderr,
     )
     low, high = MOMENT_SYSTEMATIC
-    systematic = tuple(sorted((low * value, high * value)))
-    if pairwise_problem(bounds.pairwise_excess, value) is not None:
-        # biased low by up to the pairwise excess (measured; module docstring)
-        systematic = (-min(bounds.pairwise_excess, upper - value), high * value)
+    # biased low by up to the Gaussian pairwise excess (measured; module docstring)
+    low = min(low * abs(value), -max(bounds.pairwise_excess, 0.0))
+    systematic = (low, high * abs(value))
+    if not lower <= value <= upper:
+        messages.append(
+            f"flux: the estimate {value:.4g} bit lies outside its own bracket "
+            f"[{lower:.4g}, {upper:.4g}] bit (a bound is tighter here than the "
+            "estimator's systematic error); the bracket holds"
+        )
+        systematic = (value - upper, value - lower)
     messages = tuple(dict.fromkeys(messages))
     for message in messages:
         warnings.warn(message, stacklevel=3)

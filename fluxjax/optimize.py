@@ -26,8 +26,15 @@ import optax
 from jaxtyping import Array, ArrayLike, Bool, Float, PRNGKeyArray, Shaped
 
 from ._checks import check_int, check_key, check_neurons
-from .info.exact import enumerated_size, exact_flux
-from .info.soft import MAX_MIXTURE_NEURONS, correlation_proxy, soft_flux
+from .info.exact import (
+    FAST_EXACT_NEURONS,
+    RESOLUTION_ULPS,
+    enumerated_size,
+    exact_flux,
+    weight_components,
+)
+from .info.soft import correlation_proxy, soft_flux
+from .measure import flux
 from .network import (
     NUM_NOISE_NODES,
     BinaryNetwork,
@@ -144,36 +151,44 @@ def _mask(params: BinaryNetwork, trainable: tuple[int, ...], n: int):
 class FluxObjective:
     """The flux as an objective ``(net, key) -> bits``: the validated one for a size.
 
-    Exact (:func:`fluxjax.exact_flux`) when ``steps`` is None, else
-    :func:`fluxjax.soft_flux` from ``steps`` transitions. Hashable by value, so runs
-    with equal objectives share one compiled step. :meth:`for_network` picks it.
+    Exact (:func:`fluxjax.exact_flux`, given the weights' ``components``) when
+    ``steps`` is None, else :func:`fluxjax.soft_flux` from ``steps`` transitions.
+    Hashable by value, so runs with equal objectives share one compiled step.
+    :meth:`for_network` picks it.
 
     Attributes:
         steps: the transitions of the sampled estimate; None for the exact flux.
+        components: the structure the exact flux enumerates
+            (:func:`fluxjax.weight_components`; the weights are traced inside the
+            optimiser's step, where it cannot be read from them); None: the whole
+            network is one component.
     """
 
     steps: int | None = None
+    components: tuple[tuple[int, ...], ...] | None = None
 
     def __call__(self, net: BinaryNetwork, key: PRNGKeyArray) -> Float[Array, ""]:
         """The flux of ``net`` in bits (``key`` drives the sampled estimate)."""
         if self.steps is None:
-            return exact_flux(net)
+            return exact_flux(net, components=self.components)
         return soft_flux(net, key, self.steps)
 
     @classmethod
     def for_network(cls, net: BinaryNetwork) -> "FluxObjective":
         """The validated objective for ``net``'s size.
 
-        Exact when every component of the weights has at most 12 neurons (or is a
-        cycle); else the sampled estimate from max(10^4, 100 n) transitions (the
-        large-n estimator's validated regime).
+        Exact when every component of the weights has at most
+        :data:`fluxjax.info.exact.FAST_EXACT_NEURONS` neurons (or is a cycle); else
+        the sampled estimate from max(10^4, 100 n) transitions (the large-n
+        estimator's validated regime).
         """
-        if enumerated_size(net) <= MAX_MIXTURE_NEURONS:
-            return cls()
+        if enumerated_size(net) <= FAST_EXACT_NEURONS:
+            return cls(components=weight_components(net))
         return cls(max(10_000, 100 * net.num_neurons))
 
 
 _ESTIMATORS = {
+    flux: "fluxjax.FluxObjective.for_network(net) (a differentiable scalar)",
     exact_flux: "lambda net, key: fj.exact_flux(net)",
     soft_flux: "functools.partial(fj.soft_flux, steps=10_000)",
     correlation_proxy: "functools.partial(fj.correlation_proxy, steps=10_000)",
@@ -718,15 +733,6 @@ def _hill_climb(
         propose, (net.biases, start), jnp.arange(iterations)
     )
     return biases, values, accepted
-
-
-RESOLUTION_ULPS = 256
-"""Round-off of an exact objective, in units of eps(dtype) * max(|F|, 1 bit).
-
-Measured on the float32 single-bias gains of exact flux and of the triplet indicator
-of random 6-12-neuron networks: errors up to 37 eps |F| (``benchmarks/precision.py``'s
-``gain_rows``: up to 10).
-"""
 
 
 def single_bias_gains(

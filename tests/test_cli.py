@@ -90,6 +90,9 @@ def bad_inputs(tmp_path):
     (tmp_path / "text.csv").write_text("1,2\nx,y\n")
     (tmp_path / "w.json").write_text("[]")
     np.save(tmp_path / "b2.npy", np.zeros(2))
+    (tmp_path / "empty.csv").write_text("")
+    header = "%%MatrixMarket matrix coordinate real general\n"
+    (tmp_path / "huge.mtx").write_text(header + "2000000000 2000000000 1\n1 1 1.0\n")
     pre = ["--orientation", "pre-post"]
     return {
         "no orientation": ["flux", good],
@@ -110,6 +113,10 @@ def bad_inputs(tmp_path):
         "bad orientation": ["flux", good, "--orientation", "rows"],
         "demo too large": ["flux", "--demo", "--neurons", "300"],
         "no command": [],
+        "seed too large": ["flux", good, *pre, "--seed", str(2**32)],
+        "negative temperature": ["flux", good, *pre, "--temperature", "-1"],
+        "empty file": ["flux", str(tmp_path / "empty.csv"), *pre],
+        "huge mtx header": ["flux", str(tmp_path / "huge.mtx"), *pre],
         "optimize without orientation": ["optimize", good],
     }
 
@@ -162,3 +169,9 @@ def test_python_dash_m_and_help():
     assert done.returncode == 0
     for text in ("--orientation", "pre-post", "default: 0", "internal convention"):
         assert text in done.stdout
+
+
+def test_demo_prints_exact_and_plugin_estimates(capsys):
+    status, out, err = run(capsys, "flux", "--demo", "--steps", "20000")
+    assert status == 0, err
+    assert "exact (2^n-state enumeration)" in out and "plug-in, T = 20,000" in out

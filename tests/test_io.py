@@ -54,8 +54,11 @@ def test_float64_networks_keep_their_dtype(tmp_path):
 
 def test_load_refuses_other_files(tmp_path):
     np.savez(tmp_path / "other.npz", weights=np.eye(2))
-    with pytest.raises(ValueError, match="not a saved fluxjax network"):
-        fj.load(tmp_path / "other.npz")
+    np.save(tmp_path / "array.npy", np.eye(2))
+    np.savez(tmp_path / "headed.npz", header=np.array('{"format": "x"}'))
+    for name in ("other.npz", "array.npy", "headed.npz"):
+        with pytest.raises(ValueError, match="not a saved fluxjax network"):
+            fj.load(tmp_path / name)
 
 
 def test_tree_deserialise_pitfall_is_avoided(tmp_path):
@@ -104,6 +107,13 @@ def test_read_weights_errors(tmp_path):
         fj.read_weights(tmp_path / "rect.npy", "pre-post")
     with pytest.raises(OSError):
         fj.read_weights(tmp_path / "missing.npy", fj.Orientation.PRE_POST)
+    (tmp_path / "empty.csv").write_text("")
+    with pytest.raises(ValueError, match="empty"):
+        fj.read_weights(tmp_path / "empty.csv", fj.Orientation.PRE_POST)
+    header = "%%MatrixMarket matrix coordinate real general\n"
+    (tmp_path / "huge.mtx").write_text(header + "2000000000 2000000000 1\n1 1 1.0\n")
+    with pytest.raises(ValueError, match="GiB dense"):  # from the header alone
+        fj.read_weights(tmp_path / "huge.mtx", fj.Orientation.PRE_POST)
 
 
 def test_results_through_json(getkey):

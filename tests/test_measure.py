@@ -3,6 +3,7 @@ references (numpy enumeration, exact block sums), its bracket, systematic error 
 warnings, and its refusals."""
 
 import json
+import warnings
 
 import jax
 import jax.numpy as jnp
@@ -68,15 +69,17 @@ def test_sampled_estimate_brackets_the_exact_flux():
     W, b = random_weights(np.random.default_rng(2), 10, 2.0)
     net = fj.BinaryNetwork(W, b)
     exact = ref.flux(W, b)
-    result = fj.flux(net, jax.random.key(3), method=fj.FluxMethod.MOMENTS)
-    assert result.method is fj.FluxMethod.MOMENTS
-    assert result.samples == 100_000 and result.warnings == ()
+    with warnings.catch_warnings():  # at n = 10 the lower bound can be the tighter
+        warnings.simplefilter("ignore")
+        result = fj.flux(net, jax.random.key(3), method=fj.FluxMethod.MOMENTS)
+    assert result.method is fj.FluxMethod.MOMENTS and result.samples == 100_000
     assert result.lower <= exact <= result.upper  # bounds widened by 2 SE each
     low, high = result.interval
     assert low - result.stderr <= exact <= high + result.stderr
     relative = (result.value - exact) / exact
     lo, hi = MOMENT_SYSTEMATIC
     assert lo - 3 * result.stderr / exact <= relative <= hi + 3 * result.stderr / exact
+    assert result.systematic[0] <= lo * result.value  # widened by the pairwise excess
 
 
 def test_method_by_size_and_structure():
@@ -116,3 +119,18 @@ def test_refusals_name_the_argument():
     W, b = random_weights(np.random.default_rng(7), 20)
     with pytest.raises(ValueError, match="steps must be an integer >= 200"):
         fj.flux(fj.BinaryNetwork(W, b), jax.random.key(0), steps=100)
+
+
+def test_interval_is_never_inverted():
+    """An estimate outside its own bracket: the interval is the bracket."""
+    result = fj.FluxResult(
+        value=3.0,
+        stderr=0.001,
+        lower=3.2,
+        upper=3.8,
+        systematic=(-0.03, 0.04),
+        method=fj.FluxMethod.MOMENTS,
+        num_neurons=12,
+        samples=100_000,
+    )
+    assert result.interval == (3.2, 3.8)
