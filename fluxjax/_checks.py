@@ -49,6 +49,15 @@ def as_float_array(value, name: str, dtype=None, *, booleans: bool = False) -> A
     return array.astype(dtype)
 
 
+def default_float_dtype(dtype):
+    """JAX's default float dtype (float64 only when x64 is on) unless given."""
+    if dtype is None:
+        return jnp.asarray(0.0).dtype
+    if not jnp.issubdtype(dtype, jnp.floating):
+        raise TypeError(f"dtype must be a floating dtype, got {dtype}")
+    return jnp.dtype(dtype)
+
+
 def available_bytes() -> int:
     """The memory of the default device in bytes.
 

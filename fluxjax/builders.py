@@ -29,7 +29,13 @@ import jax.random as jr
 import numpy as np
 from jaxtyping import ArrayLike, Float, PRNGKeyArray
 
-from ._checks import check_choice, check_int, check_key, check_neurons
+from ._checks import (
+    check_choice,
+    check_int,
+    check_key,
+    check_neurons,
+    default_float_dtype,
+)
 from .network import BinaryNetwork
 
 
@@ -75,15 +81,6 @@ def _check_real(value, name: str, *, low=None, high=None, low_open=False) -> flo
 def _check_seed(seed) -> int:
     """Integer seeds >= 0 only (what ``numpy.random.default_rng`` accepts)."""
     return check_int(seed, "seed", minimum=0)
-
-
-def _default_dtype(dtype):
-    """JAX's default float dtype (float64 only when x64 is on) unless given."""
-    if dtype is None:
-        return jnp.asarray(0.0).dtype
-    if not jnp.issubdtype(dtype, jnp.floating):
-        raise TypeError(f"dtype must be a floating dtype, got {dtype}")
-    return jnp.dtype(dtype)
 
 
 def _group(groups: Mapping[str, _Indices], name, n: int) -> np.ndarray:
@@ -352,7 +349,7 @@ def l5_microcircuit(
         inhibitory_weight = _check_real(
             inhibitory_weight, "inhibitory_weight", high=0.0
         )
-    dtype = _default_dtype(dtype)
+    dtype = default_float_dtype(dtype)
 
     W, t0 = _l5_weights(
         seed,
@@ -702,7 +699,7 @@ def random_network(
     weight_scale = _check_real(weight_scale, "weight_scale", low=0.0)
     bias_mean = _check_real(bias_mean, "bias_mean")
     bias_scale = _check_real(bias_scale, "bias_scale", low=0.0)
-    dtype = _default_dtype(dtype)
+    dtype = default_float_dtype(dtype)
     mask_key, weight_key, bias_key = jr.split(key, 3)
     mask = jr.bernoulli(mask_key, density, (n, n))
     if not self_connections:
@@ -771,7 +768,7 @@ def ei_network(
     k = n - 1 if in_degree is None else check_int(in_degree, "in_degree", minimum=1)
     if k > n - 1:
         raise ValueError(f"in_degree must be at most n - 1 = {n - 1}, got {k}")
-    dtype = _default_dtype(dtype)
+    dtype = default_float_dtype(dtype)
     mask_key, weight_key = jr.split(key)
     # K distinct presynaptic neurons per column: the K smallest of n - 1 uniform keys
     scores = jr.uniform(mask_key, (n, n)).at[jnp.arange(n), jnp.arange(n)].set(2.0)

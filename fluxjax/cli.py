@@ -29,55 +29,29 @@ class CommandError(Exception):
     """A user's mistake: printed as one line, exit status 2."""
 
 
-def _integer_at_least(minimum: int, maximum: int | None = None):
-    """An argparse type: an integer >= ``minimum`` (and <= ``maximum``)."""
+def _number(convert, noun: str, accepts, limits: str):
+    """An argparse type: ``convert(text)``, refused unless ``accepts(value)``."""
 
-    def parse(text: str) -> int:
+    def parse(text: str):
         try:
-            value = int(text)
+            value = convert(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"must be an integer, got {text!r}"
-            ) from None
-        if value < minimum or (maximum is not None and value > maximum):
-            limits = (
-                f">= {minimum}" if maximum is None else f"in {minimum} ... {maximum}"
-            )
-            raise argparse.ArgumentTypeError(
-                f"must be an integer {limits}, got {value}"
-            )
+            raise argparse.ArgumentTypeError(f"must be {noun}, got {text!r}") from None
+        if not accepts(value):
+            raise argparse.ArgumentTypeError(f"must be {noun} {limits}, got {text}")
         return value
 
     return parse
 
 
-_positive_int = _integer_at_least(1)
-_seed = _integer_at_least(0, 2**32 - 1)
-
-
-def _float_above(minimum: float, inclusive: bool):
-    """An argparse type: a finite number >= ``minimum`` (> if not ``inclusive``)."""
-    bound = f"{'>=' if inclusive else '>'} {minimum:g}"
-
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"must be a number, got {text!r}"
-            ) from None
-        within = value >= minimum if inclusive else value > minimum
-        if not (within and math.isfinite(value)):
-            raise argparse.ArgumentTypeError(
-                f"must be a finite number {bound}, got {text}"
-            )
-        return value
-
-    return parse
-
-
-_nonnegative_float = _float_above(0.0, inclusive=True)
-_positive_float = _float_above(0.0, inclusive=False)
+_positive_int = _number(int, "an integer", lambda v: v >= 1, ">= 1")
+_seed = _number(int, "an integer", lambda v: 0 <= v <= 2**32 - 1, "in 0 ... 4294967295")
+_nonnegative_float = _number(
+    float, "a number", lambda v: math.isfinite(v) and v >= 0, "finite and >= 0"
+)
+_positive_float = _number(
+    float, "a number", lambda v: math.isfinite(v) and v > 0, "finite and > 0"
+)
 
 
 # --- the user's network -------------------------------------------------------------

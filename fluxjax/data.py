@@ -53,10 +53,16 @@ def _binary(array: np.ndarray, name: str) -> np.ndarray:
     return array.astype(bool)
 
 
-def as_transitions(
-    states: Shaped[ArrayLike, "T n"]
+Recording = (
+    Shaped[ArrayLike, "T n"]
     | Shaped[ArrayLike, "trials T n"]
-    | Sequence[Shaped[ArrayLike, "_ n"]],
+    | Sequence[Shaped[ArrayLike, "_ n"]]
+)
+"""Binary states of a recording: one trial, trials of equal length, or a sequence."""
+
+
+def as_transitions(
+    states: Recording,
 ) -> Transitions:
     """The pairs (x_t, x_{t+1}) of binary states, trial by trial.
 

@@ -57,11 +57,11 @@ import jax.numpy as jnp
 import jax.random as jr
 import jax.scipy.linalg as jsl
 import numpy as np
-from jaxtyping import Array, ArrayLike, Bool, Float, PRNGKeyArray, Shaped
+from jaxtyping import Array, ArrayLike, Bool, Float, PRNGKeyArray
 
-from ._checks import check_int, check_key
+from ._checks import check_int, check_key, default_float_dtype
 from ._linalg import log_det
-from .data import Transitions, as_transitions
+from .data import Recording, Transitions, as_transitions
 from .info.exact import exact_flux
 from .info.moments import moment_flux_stderr
 from .info.results import Estimate
@@ -340,14 +340,6 @@ def _folds(T: int, num_folds: int) -> list[tuple[int, int]]:
     return list(zip(edges[:-1].tolist(), edges[1:].tolist(), strict=True))
 
 
-def _dtype(dtype):
-    if dtype is None:
-        return jnp.asarray(0.0).dtype
-    if not jnp.issubdtype(dtype, jnp.floating):
-        raise TypeError(f"dtype must be a floating dtype, got {dtype}")
-    return jnp.dtype(dtype)
-
-
 def _default_tol(dtype) -> float:
     return 1e-9 if jnp.finfo(dtype).bits > 32 else 1e-5
 
@@ -358,9 +350,7 @@ def _default_tol(dtype) -> float:
 
 
 def fit_network(
-    states: Shaped[ArrayLike, "T n"]
-    | Shaped[ArrayLike, "trials T n"]
-    | Sequence[Shaped[ArrayLike, "_ n"]],
+    states: Recording,
     *,
     penalties: float | int | Sequence[float | int] = DEFAULT_PENALTIES,
     l1_penalty: float | int = 0.0,
@@ -430,7 +420,7 @@ def fit_network(
         (2,)
     """
     pairs = as_transitions(states)
-    dtype = _dtype(dtype)
+    dtype = default_float_dtype(dtype)
     penalties = _check_penalties(penalties)
     l1_penalty = _check_nonnegative(l1_penalty, "l1_penalty")
     num_folds = check_int(num_folds, "num_folds", minimum=2)
@@ -540,10 +530,8 @@ def _bootstrap_fits(states, net, diagnostics, key, num_replicates, block_length)
     """
     check_network(net)
     check_key(key)
-    pairs = as_transitions(states)
-    T, n = pairs.states.shape
-    if n != net.num_neurons:
-        raise ValueError(f"states have n = {n} neurons, the network {net.num_neurons}")
+    pairs = _transitions_for(states, net)
+    T = pairs.states.shape[0]
     num_replicates = check_int(num_replicates, "num_replicates", minimum=2)
     if block_length is None:
         block_length = max(1, round(T ** (1 / 3)))
@@ -573,10 +561,17 @@ def _bootstrap_fits(states, net, diagnostics, key, num_replicates, block_length)
     return fits(), block_length
 
 
+def _transitions_for(states, net: BinaryNetwork) -> Transitions:
+    """The transitions of ``states``, which must hold ``net``'s neurons."""
+    pairs = as_transitions(states)
+    n = pairs.states.shape[1]
+    if n != net.num_neurons:
+        raise ValueError(f"states have n = {n} neurons, the network {net.num_neurons}")
+    return pairs
+
+
 def bootstrap_flux(
-    states: Shaped[ArrayLike, "T n"]
-    | Shaped[ArrayLike, "trials T n"]
-    | Sequence[Shaped[ArrayLike, "_ n"]],
+    states: Recording,
     net: BinaryNetwork,
     diagnostics: FitDiagnostics,
     *,
@@ -729,9 +724,7 @@ def _data_phi(count, first, conditional, second):
 
 
 def data_flux(
-    states: Shaped[ArrayLike, "T n"]
-    | Shaped[ArrayLike, "trials T n"]
-    | Sequence[Shaped[ArrayLike, "_ n"]],
+    states: Recording,
     net: BinaryNetwork,
     *,
     num_blocks: int = 20,
@@ -772,10 +765,8 @@ def data_flux(
         True
     """
     check_network(net)
-    pairs = as_transitions(states)
-    T, n = pairs.states.shape
-    if n != net.num_neurons:
-        raise ValueError(f"states have n = {n} neurons, the network {net.num_neurons}")
+    pairs = _transitions_for(states, net)
+    T = pairs.states.shape[0]
     num_blocks = check_int(num_blocks, "num_blocks", minimum=2)
     if num_blocks > T:
         raise ValueError(f"num_blocks must be at most T = {T}, got {num_blocks}")
@@ -839,9 +830,7 @@ def _optimality_row(net, key, objective, steps, optimizer):
 
 
 def flux_optimality(
-    states: Shaped[ArrayLike, "T n"]
-    | Shaped[ArrayLike, "trials T n"]
-    | Sequence[Shaped[ArrayLike, "_ n"]],
+    states: Recording,
     net: BinaryNetwork,
     diagnostics: FitDiagnostics,
     *,

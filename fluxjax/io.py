@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .network import MAX_DENSE_BYTES, BinaryNetwork, check_network
+from .network import BinaryNetwork, check_dense_size, check_network
 
 
 FORMAT = "fluxjax.BinaryNetwork"
@@ -183,13 +183,8 @@ def _read_matrix(path, suffix: str):
         import scipy.io
         import scipy.sparse
 
-        rows, columns, *_ = scipy.io.mminfo(path)
-        if rows * columns * 4 > MAX_DENSE_BYTES:  # before reading: the header is enough
-            raise ValueError(
-                f"a {rows} x {columns} matrix would take "
-                f"{rows * columns * 4 / 2**30:.1f} GiB dense in float32 (the limit is "
-                f"{MAX_DENSE_BYTES / 2**30:.0f} GiB)"
-            )
+        rows, columns, *_ = scipy.io.mminfo(path)  # the header: before reading
+        check_dense_size(rows, columns, "its header says it")
         matrix = scipy.io.mmread(path)
         return (
             scipy.sparse.csr_matrix(matrix) if scipy.sparse.issparse(matrix) else matrix

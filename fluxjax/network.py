@@ -59,15 +59,19 @@ def dense_weights(weights):
     """
     if not scipy.sparse.issparse(weights):
         return weights
-    rows, columns = weights.shape
+    check_dense_size(*weights.shape, "weights (scipy.sparse)")
+    return weights.toarray()
+
+
+def check_dense_size(rows: int, columns: int, what: str) -> None:
+    """Refuses a rows x columns matrix whose dense float32 form exceeds the limit."""
     size = rows * columns * 4
     if size > MAX_DENSE_BYTES:
         raise ValueError(
-            f"weights is a scipy.sparse {rows} x {columns} matrix; fluxjax stores "
-            f"weights dense, which would take {size / 2**30:.1f} GiB in float32 (the "
-            f"limit is {MAX_DENSE_BYTES / 2**30:.0f} GiB)"
+            f"{what} is a {rows} x {columns} matrix; fluxjax stores weights dense, "
+            f"which would take {size / 2**30:.1f} GiB dense in float32 (the limit is "
+            f"{MAX_DENSE_BYTES / 2**30:.0f} GiB)"
         )
-    return weights.toarray()
 
 
 @functools.cache

@@ -897,8 +897,9 @@ def flux_bounds(
     )
     _warn_outside_regime("flux_bounds", estimate, estimate_stderr)
     total = jax.tree.map(lambda a: jnp.sum(a, 0), sums)
+    moments = _moments(total, centre)
     if neurons is None:
-        neurons = _greedy_subset(_moments(total, centre), subset_size)
+        neurons = _greedy_subset(moments, subset_size)
     lower, lower_groups = _subset_information(net, samples, jnp.asarray(neurons))
     means = _per_group(sums)
     upper_groups = jax.vmap(
@@ -912,7 +913,7 @@ def flux_bounds(
     def stderr(per_group):
         return jnp.std(per_group, ddof=1) / math.sqrt(samples.groups)
 
-    tree, tree_groups, excess = _pairwise_bound(total, sums, centre)
+    tree, tree_groups, excess = _pairwise_bound(moments, sums, centre)
     problem = pairwise_problem(excess / _LN2, float(estimate))
     if problem is not None:
         warnings.warn(f"flux_bounds: {problem}", stacklevel=2)
@@ -947,7 +948,7 @@ def _pair_information(m_i, m_j, covariance_ij):
 
 
 def _pairwise_bound(
-    total: _Sums, sums: _Sums, centre
+    moments: _Moments, sums: _Sums, centre
 ) -> tuple[float, np.ndarray, float]:
     """The tree term of :class:`FluxBounds` and the Gaussian pairwise excess (nats).
 
@@ -956,11 +957,11 @@ def _pairwise_bound(
     TC >= sum_edges I and I <= U1 - sum_edges I; the maximum spanning tree gives the
     tightest. Returns its sum over all samples, its sum per group (the same edges),
     and the excess sum_{i<j} [I_G - I] of the Gaussian pairwise informations
-    I_G = -1/2 log(1 - rho_ij^2) over the binary ones.
+    I_G = -1/2 log(1 - rho_ij^2) over the binary ones. ``moments`` are those of all
+    samples, ``sums`` the groups'.
     """
     from scipy.sparse.csgraph import minimum_spanning_tree
 
-    moments = _moments(total, centre)
     m = np.asarray(moments.fire, np.float64)
     covariance = np.asarray(moments.covariance, np.float64)
     information = _pair_information(m[:, None], m[None, :], covariance)
