@@ -35,7 +35,7 @@ import warnings
 import jax.numpy as jnp
 from jaxtyping import PRNGKeyArray
 
-from ._checks import available_bytes, check_int, check_key
+from ._checks import check_int, check_key
 from .info.exact import (
     FAST_EXACT_NEURONS as EXACT_NEURONS,
     MAX_EXACT_NEURONS,
@@ -46,7 +46,6 @@ from .info.exact import (
 from .info.moments import (
     VALIDATED_SAMPLES_PER_NEURON,
     flux_bounds,
-    moment_bytes,
 )
 from .network import BinaryNetwork, check_network
 
@@ -210,12 +209,8 @@ def _exact(net: BinaryNetwork) -> FluxResult:
 def _moments(net, key, steps, burn_in, num_chains) -> FluxResult:
     n = net.num_neurons
     num_chains = check_int(num_chains, "num_chains", minimum=1)
-    if steps is None:
+    if steps is None:  # memory does not grow with steps (the samples are streamed)
         steps = max(DEFAULT_STEPS, VALIDATED_SAMPLES_PER_NEURON * n)
-        itemsize = jnp.dtype(net.weights.dtype).itemsize
-        fits = available_bytes() // 2
-        while steps > 10 * n and moment_bytes(n, steps, num_chains, itemsize) > fits:
-            steps //= 2
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         bounds = flux_bounds(net, key, steps, burn_in=burn_in, num_chains=num_chains)

@@ -277,26 +277,73 @@ def simulate(
     return _simulate_batch(net, key, x0, drive, batch, plan, mesh)
 
 
-def simulate_with_inputs(
-    net: BinaryNetwork, key: PRNGKeyArray, steps: int, *, batch: int, burn_in: int = 0
-) -> tuple[Bool[Array, "batch steps n"], Float[Array, "batch steps n"]]:
-    """Simulated states, and the recurrent input x @ W that each recorded update read.
+class TransitionBlock(NamedTuple):
+    """``block`` successive transitions of every chain, ``(chains, block, n)`` each.
 
-    The states are those of ``simulate(net, key, steps, batch=batch,
-    burn_in=burn_in)``. Returns ``(states, inputs)``, both ``(batch, steps, n)``:
-    ``inputs[:, s]`` is the input of the state before recorded step s, so
-    ``inputs[:, s + 1]`` is
-    ``recurrent_input(net, states[:, s])``, the product the simulation computes
-    anyway (its bits: the batch's matrix product, not a later one's). The large-n
-    estimators (:mod:`fluxjax.info.moments`) read their samples' log-probabilities
-    from it instead of recomputing x @ W. Arguments as :func:`simulate`, checked by
-    the caller.
+    Attributes:
+        x: the states x_t, bool.
+        x_next: the states x_{t+1}, bool.
+        recurrent: the recurrent input x_t @ W that the update read (its bits: the
+            simulation's own product, not a later one's).
+        index: the block's number j (an int32 scalar): rows are t = j * block + s.
     """
-    mesh = _mesh(None, batch)
-    plan = _plan(net, steps, burn_in, "states", None, None, batch, mesh)
-    return _simulate_batch(
-        net, key, None, None, batch, plan._replace(record="inputs"), mesh
-    )
+
+    x: Array
+    x_next: Array
+    recurrent: Array
+    index: Array
+
+
+def fold_transitions(
+    net, key, chains: int, length: int, block: int, burn_in: int, fn, first
+):
+    """Folds ``fn`` over the transitions of ``chains`` stationary chains, block by block.
+
+    The chains are those of ``simulate(net, key, length + 1, batch=chains,
+    burn_in=burn_in)``: block j holds the transitions t = j * block ... (j + 1) * block
+    - 1 of every chain (x_t = states[:, t], x_{t+1} = states[:, t + 1]). Returns
+    ``fn(... fn(fn(first(b_0), b_0), b_1) ..., b_last)`` for the :class:`TransitionBlock`
+    b_j; ``first`` sees block 0 before it is folded in (e.g. to centre sums on it).
+    Memory is that of one block, whatever ``length``: a second fold with the same key
+    regenerates the same transitions. Arguments are checked by the caller; ``block``
+    divides ``length``. The chains run on the devices of :func:`_mesh`, and each block
+    is gathered before ``fn`` sees it, so ``fn``'s sums run in one order on any mesh.
+    """
+    mesh = _mesh(None, chains)
+    plan = _plan(net, length, burn_in + 1, "states", None, None, chains, mesh)
+    size = _padded(chains, mesh)
+    index = _shard(jnp.arange(size, dtype=jnp.uint32), mesh)
+    n = net.weights.shape[-1]
+
+    def begin(key):
+        init_key, run_key = jr.split(key)
+        return jr.bernoulli(init_key, 0.5, (n,)), stream_key(run_key)
+
+    x, streams = jax.vmap(lambda i: begin(jr.fold_in(key, i)))(index)
+    x, streams = _shard((x, streams), mesh)
+    x, _ = _run(net, None, streams, x, None, 0, burn_in + 1, plan, None)
+
+    def advance(x, j):
+        start = burn_in + 1 + j * block
+        x_end, (states, inputs) = _run(
+            net, None, streams, x, None, start, block, plan, "inputs"
+        )
+        x_now = jnp.concatenate([x[:, None], states[:, :-1]], axis=1)
+        out = _replicated((x_now, states, inputs), mesh)
+        out = jax.tree.map(lambda a: a[:chains], out)
+        return x_end, TransitionBlock(*out, jnp.asarray(j, jnp.int32))
+
+    x, b0 = advance(x, jnp.uint32(0))
+    carry = fn(first(b0), b0)
+
+    def body(state, j):
+        x, carry = state
+        x, b = advance(x, j)
+        return (x, fn(carry, b)), None
+
+    blocks = jnp.arange(1, length // block, dtype=jnp.uint32)
+    (_, carry), _ = jax.lax.scan(body, (x, carry), blocks)
+    return carry
 
 
 def _check_drive(drive, net: BinaryNetwork, plan: _Plan, batch) -> Array | None:
@@ -353,6 +400,14 @@ def _pad(x: Array, size: int) -> Array:
     return jnp.concatenate([x, jnp.repeat(x[:1], size - x.shape[0], axis=0)])
 
 
+def _replicated(x, mesh: Mesh | None):
+    """Every array of ``x`` gathered onto all devices of ``mesh`` (unchanged without one)."""
+    if mesh is None:
+        return x
+    sharding = NamedSharding(mesh, PartitionSpec())
+    return jax.tree.map(lambda a: jax.lax.with_sharding_constraint(a, sharding), x)
+
+
 def _shard(x, mesh: Mesh | None):
     """Shards the leading (ensemble) axis of every array in ``x`` over ``mesh``."""
     if mesh is None:
@@ -388,7 +443,15 @@ def _simulate_replicas(net, net_axes, keys, x0, drive, plan: _Plan, mesh=None):
 
 
 def _run(
-    net, net_axes, streams, x, drive, start: int, length: int, plan: _Plan, record
+    net,
+    net_axes,
+    streams,
+    x,
+    drive,
+    start: int | Array,
+    length: int,
+    plan: _Plan,
+    record,
 ):
     """Runs ``length`` updates of the states ``x`` (B, n) from update number ``start``.
 

@@ -20,12 +20,14 @@ forward pass or in its rematerialisation).
 from functools import partial
 from typing import NamedTuple
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jax.custom_derivatives import SymbolicZero
 from jaxtyping import Array
 
 from ..network import BinaryNetwork, log_probs_given_input, recurrent_input
+from ..simulate import fold_transitions
 
 
 _CHUNK_ELEMENTS = 2**20  # floats per chunk-sized temporary (4 MiB in float32)
@@ -254,3 +256,371 @@ def _chunk_size(chunk_size, steps, width):
     if chunk_size is None:
         chunk_size = max(8, min(4096, _CHUNK_ELEMENTS // max(width, 1)))
     return min(chunk_size, steps)
+
+
+# ---------------------------------------------------------------------------
+# The streamed score function: transitions regenerated block by block
+# ---------------------------------------------------------------------------
+
+
+class Stream(NamedTuple):
+    """The layout of the stationary chains an estimator folds over, block by block.
+
+    Attributes:
+        chains: B independent chains.
+        length: L transitions per chain (a multiple of ``block``).
+        block: transitions per chain in one block (>= the score window K).
+        segments: groups per chain (the jackknife's G = chains * segments groups of
+            L / segments contiguous transitions; ``block`` divides them).
+        burn_in: updates discarded at the start of every chain.
+    """
+
+    chains: int
+    length: int
+    block: int
+    segments: int
+    burn_in: int
+
+    @property
+    def groups(self) -> int:
+        return self.chains * self.segments
+
+    @property
+    def steps(self) -> int:
+        """T = B L, the transitions used."""
+        return self.chains * self.length
+
+    def group_of(self, index: Array) -> Array:
+        """``(B,)`` the group of each chain's rows in block ``index``."""
+        per_segment = self.length // self.segments // self.block
+        segment = (index // per_segment).astype(jnp.int32)
+        return jnp.arange(self.chains, dtype=jnp.int32) * self.segments + segment
+
+
+def fold(net, key, stream: Stream, fn, first):
+    """:func:`fluxjax.simulate.fold_transitions` over the chains of ``stream``."""
+    return fold_transitions(
+        net, key, stream.chains, stream.length, stream.block, stream.burn_in, fn, first
+    )
+
+
+class Influence(NamedTuple):
+    """What an estimator's influence function gives the score for one block.
+
+    Attributes:
+        parts: ``(B, c, J)`` parts F_{t,j} of the influence F_t = sum_j F_{t,j}.
+        innovations: ``(B, c, n)`` e_t = x_{t+1} - p(x_t).
+        payload: per-row constants the pathwise term needs (any pytree, or None).
+    """
+
+    parts: Array
+    innovations: Array
+    payload: object
+
+
+class Credit(eqx.Module):
+    """Which parts of F the score credits to which neuron's transitions (5).
+
+    Attributes:
+        reach: ``(n, J)`` 0/1: part j is credited to neuron i iff ``reach[i, j]``.
+        local: the parts are one per neuron and a rest (J = n + 1), and the
+            innovation control of neuron i's past moves into part i; otherwise there
+            is one part (J = 1), the whole F, and every control moves into it.
+    """
+
+    reach: Array
+    local: bool = eqx.field(static=True)
+
+    def controls(self, control: Array) -> Array:
+        """``(..., n)`` per-neuron controls as ``(..., J)`` per-part ones."""
+        if self.local:
+            return jnp.concatenate([control, jnp.zeros_like(control[..., :1])], -1)
+        return jnp.sum(control, axis=-1, keepdims=True)
+
+
+def global_credit(n: int, dtype) -> Credit:
+    """Every neuron credited with the whole F (one part)."""
+    return Credit(jnp.ones((n, 1), dtype), local=False)
+
+
+class _Regression(NamedTuple):
+    """Pass-2 sums of the innovation regression (rows t of every chain)."""
+
+    cross: Array  # (K + 1, n): sum_t (F_t - c) e_{t-k}
+    innovation: Array  # (K + 1, n): sum_t e_{t-k}
+    square: Array  # (K + 1, n): sum_t e_{t-k}^2
+    parts: Array  # (J,): sum_t F_{t,j}
+    history: Array  # (B, K, n): the last K innovations of every chain
+    centre: Array  # c: the first block's mean F
+
+
+def _lag_matrix(v: Array, window: int) -> Array:
+    """``(B, K + 1, K + c)``: M[b, k, K - k + t] = v[b, t], so (M @ [history; e])_k =
+    sum_t v_t e_{t-k}."""
+    c = v.shape[1]
+    k = jnp.arange(window + 1)[:, None]
+    s = jnp.arange(window + c)[None, :]
+    t = s - window + k
+    inside = (t >= 0) & (t < c)
+    return jnp.where(inside, v[:, jnp.clip(t, 0, c - 1)], 0.0)
+
+
+def _lagged(history: Array, e: Array, window: int) -> list[Array]:
+    """[e_{t-k} for k = 0..K], each ``(B, c, n)``, of the block's rows (history first)."""
+    extended = jnp.concatenate([history, e], axis=1)
+    c = e.shape[1]
+    return [extended[:, window - k : window - k + c] for k in range(window + 1)]
+
+
+def _history(history: Array, e: Array, window: int) -> Array:
+    """The last K innovations of every chain after this block."""
+    return jnp.concatenate([history, e], axis=1)[:, e.shape[1] :] if window else history
+
+
+def _regression(net, key, stream, window, influence) -> tuple[Array, Array, Array]:
+    """(beta, mean e_{t-k}, mean F_{t,j}): beta_{k,i} the regression of F_t on e_{t-k,i}.
+
+    beta_{k,i} = sum_t (F_t - mean F) e_{t-k,i} / sum_t e_{t-k,i}^2 (k = 0..K, within
+    each chain; e before a chain's start is 0; the marginal regression, which is the
+    joint one as the innovations of one step are conditionally independent). The
+    means give eta, the mean of the controlled parts (:func:`streamed_surrogate`). F
+    is centred on the first block's mean before it is summed, and the sums over rows
+    run block by block in a fixed order (one contraction over all rows would be split
+    by XLA's thread pool and by a device mesh, which changes its bits).
+    """
+
+    def first(b):
+        out = influence(b)
+        F = jnp.sum(out.parts, -1)
+        n, J = out.innovations.shape[-1], out.parts.shape[-1]
+        zeros = jnp.zeros((window + 1, n), F.dtype)
+        history = jnp.zeros((stream.chains, window, n), F.dtype)
+        return _Regression(
+            zeros, zeros, zeros, jnp.zeros(J, F.dtype), history, jnp.mean(F)
+        )
+
+    def step(r: _Regression, b):
+        out = influence(b)
+        F = jnp.sum(out.parts, -1) - r.centre
+        extended = jnp.concatenate([r.history, out.innovations], axis=1)
+        # row k of lags @ extended[b] is sum_t v_t e_{t-k}: one product for every lag
+        lags = jnp.concatenate(
+            [_lag_matrix(F, window), _lag_matrix(jnp.ones_like(F), window)], 1
+        )
+        cross, innovation = jnp.split(jnp.einsum("bks,bsi->ki", lags, extended), 2)
+        square = jnp.einsum("bks,bsi->ki", lags[:, window + 1 :], extended**2)
+        return _Regression(
+            r.cross + cross,
+            r.innovation + innovation,
+            r.square + square,
+            r.parts + jnp.sum(out.parts, axis=(0, 1)),
+            extended[:, -window:] if window else r.history,
+            r.centre,
+        )
+
+    r = fold(net, key, stream, step, first)
+    T = stream.steps
+    mean_F = jnp.sum(r.parts) / T - r.centre  # the mean of F - c
+    covariance = r.cross - mean_F * r.innovation
+    safe = jnp.where(r.square > 0, r.square, 1.0)
+    beta = jnp.where(r.square > 0, covariance / safe, 0.0)
+    return beta, r.innovation / T, r.parts / T
+
+
+def streamed_surrogate(
+    net, key, stream: Stream, window: int, estimator, coefficients, credit: Credit
+):
+    """S - stop_gradient(S): zero, with the estimator's gradient as its derivative (4).
+
+    S = (1 / (B (L - K))) sum_{chains} sum_{s < L - K} [sum_i sum_j reach_ij W_{s,j}
+    log P(x_{s+1,i} | x_s) + p(x_s) . B] + (1 / (B L)) sum_t pathwise_t, with W_{s,j} =
+    sum_{k=1..K} (F~_{s+k,j} - eta_j) the window sums of the controlled parts
+    F~_{t,j} = F_{t,j} - [sum_{k=0..K} e_{t-k} * beta_k]_j (per part: :class:`Credit`) and B =
+    sum_{k>=1} beta_k (:func:`_regression`).
+
+    Nothing is evaluated unless a derivative is taken; then the derivative is
+    accumulated block by block over regenerated transitions (a pass for the
+    regression, one for the gradient), so memory is that of a few blocks and the
+    parameters, whatever the length, and only the fields that carry a tangent are
+    differentiated. ``estimator`` is a static object with two methods:
+    ``influence(coefficients, net, block)`` gives the block's :class:`Influence` (at
+    stop-gradient parameters) and ``pathwise(coefficients, net, block, p, log_fire,
+    log_silent, payload)`` the ``(B, c)`` pathwise surrogate of each row;
+    ``coefficients`` is a pytree of arrays (held constant).
+    """
+    arrays, static = eqx.partition(net, eqx.is_inexact_array)
+    leaves, treedef = jax.tree.flatten(arrays)
+    fn = partial(
+        _stream_gradient, treedef, static, stream, window, estimator, len(leaves)
+    )
+    constants = jax.lax.stop_gradient((coefficients, credit))
+    return _gradient_only(fn, *leaves, key, constants)
+
+
+def _stream_gradient(treedef, static, stream, window, estimator, count, live, *args):
+    """The gradient of S in the live leaves (a tuple, in their order)."""
+    leaves, (key, (coefficients, credit)) = args[:count], args[count:]
+    net = eqx.combine(jax.tree.unflatten(treedef, leaves), static)
+    fixed = jax.lax.stop_gradient(net)
+    influence = partial(estimator.influence, coefficients, fixed)
+    beta, mean_lagged, mean_parts = _regression(fixed, key, stream, window, influence)
+    return _accumulate_gradient(
+        net,
+        live,
+        key,
+        stream,
+        window,
+        estimator,
+        coefficients,
+        credit,
+        beta,
+        mean_lagged,
+        mean_parts,
+    )
+
+
+@partial(jax.custom_jvp, nondiff_argnums=(0,))
+def _gradient_only(gradient, *args):
+    """The zero whose derivative is sum_i <gradient(live)(*args)_i, d args_i>.
+
+    ``gradient(live, *args)`` gives the gradient in the arguments ``live`` (those
+    that carry a tangent, a tuple of indices) and is evaluated only where a derivative
+    is taken.
+    """
+    return jnp.zeros((), _result_dtype(args))
+
+
+def _result_dtype(args):
+    floats = [a.dtype for a in jax.tree.leaves(args) if eqx.is_inexact_array(a)]
+    return floats[0] if floats else jnp.float32
+
+
+def _gradient_only_jvp(gradient, primals, tangents):
+    live = tuple(
+        i
+        for i, (p, d) in enumerate(zip(primals, tangents, strict=True))
+        if eqx.is_inexact_array(p) and not isinstance(d, SymbolicZero)
+    )
+    tangent = jnp.zeros((), _result_dtype(primals))
+    if live:
+        g = gradient(live, *primals)
+        for i, gi in zip(live, g, strict=True):
+            tangent = tangent + jnp.vdot(gi, tangents[i]).astype(tangent.dtype)
+    return _gradient_only(gradient, *primals), tangent
+
+
+_gradient_only.defjvp(_gradient_only_jvp, symbolic_zeros=True)
+
+
+class _Pending(NamedTuple):
+    """Pass 3's carry: the previous block, waiting for the next K rows of parts."""
+
+    block: object  # the TransitionBlock
+    payload: object
+    controlled: Array  # (B, c, J): F~ - eta of its rows
+    history: Array  # (B, K, n): the innovations before the current block
+    gradient: tuple  # the sum so far, one array per live leaf
+    valid: Array  # 0 before the first block has been read
+
+
+def _accumulate_gradient(
+    net,
+    live,
+    key,
+    stream,
+    window,
+    estimator,
+    coefficients,
+    credit,
+    beta,
+    mean_lagged,
+    mean_parts,
+):
+    """Pass 3 of :func:`streamed_surrogate`: the derivative of S, block by block.
+
+    Block j's score needs the parts of rows up to K past its end, so it is
+    differentiated when block j + 1 has been read (the last one with zeros past the
+    end, where the weight is zero). Only the leaves ``live`` are differentiated.
+    """
+    arrays, static = eqx.partition(net, eqx.is_inexact_array)
+    leaves, treedef = jax.tree.flatten(arrays)
+    fixed = jax.lax.stop_gradient(net)
+    reach = credit.reach
+    everyone = jnp.all(reach == 1)
+    bonus = jnp.sum(beta[1:], axis=0)
+    eta = mean_parts - credit.controls(jnp.sum(beta * mean_lagged, axis=0))
+    B, L, c = stream.chains, stream.length, stream.block
+    dtype = beta.dtype
+    score_scale = 1.0 / (B * (L - window)) if window else 0.0
+
+    def controlled(history, out: Influence):
+        lagged = _lagged(history, out.innovations, window)
+        control = sum(
+            (e * beta[k] for k, e in enumerate(lagged)), jnp.zeros_like(lagged[0])
+        )
+        return out.parts - credit.controls(control) - eta
+
+    def surrogate(values, block, payload, W, valid):
+        substituted = list(leaves)
+        for i, v in zip(live, values, strict=True):
+            substituted[i] = v
+        network = eqx.combine(jax.tree.unflatten(treedef, substituted), static)
+        x, x_next, recurrent, index = block
+        log_fire, log_silent = log_probs_given_input(network, x, recurrent)
+        log_factor = jnp.where(x_next, log_fire, log_silent)
+        p = jnp.exp(log_fire)
+        per_neuron = jax.lax.cond(
+            everyone,
+            lambda: jnp.broadcast_to(jnp.sum(W, -1, keepdims=True), log_factor.shape),
+            lambda: W @ reach.T,
+        )
+        row = index * c + jnp.arange(c)
+        weight = jnp.where(row < L - window, score_scale, 0.0).astype(dtype)
+        credited = jnp.sum(per_neuron * log_factor + p * bonus, axis=-1)
+        path = estimator.pathwise(
+            coefficients, network, block, p, log_fire, log_silent, payload
+        )
+        return valid * (jnp.sum(weight * credited) + jnp.sum(path) / (B * L))
+
+    def differentiate(pending: _Pending, ahead: Array):
+        """Adds the gradient of the pending block, given the parts of the next K rows."""
+        rows = jnp.concatenate([pending.controlled, ahead], axis=1).swapaxes(0, 1)
+        W = _running_sums(rows, window)[1 : c + 1].swapaxes(0, 1)
+        g = jax.grad(surrogate)(
+            tuple(leaves[i] for i in live),
+            pending.block,
+            pending.payload,
+            W,
+            pending.valid,
+        )
+        return tuple(map(jnp.add, pending.gradient, g))
+
+    def first(b):
+        out = estimator.influence(coefficients, fixed, b)
+        n, J = out.innovations.shape[-1], out.parts.shape[-1]
+        zeros = lambda a: jnp.zeros_like(a)
+        return _Pending(
+            jax.tree.map(zeros, b),
+            jax.tree.map(zeros, out.payload),
+            jnp.zeros((B, c, J), dtype),
+            jnp.zeros((B, window, n), dtype),
+            tuple(jnp.zeros_like(leaves[i]) for i in live),
+            jnp.zeros((), dtype),
+        )
+
+    def step(pending: _Pending, b):
+        out = estimator.influence(coefficients, fixed, b)
+        current = controlled(pending.history, out)
+        gradient = differentiate(pending, current[:, :window])
+        return _Pending(
+            b,
+            out.payload,
+            current,
+            _history(pending.history, out.innovations, window),
+            gradient,
+            jnp.ones((), dtype),
+        )
+
+    last = fold(fixed, key, stream, step, first)
+    J = last.controlled.shape[-1]
+    return differentiate(last, jnp.zeros((B, window, J), dtype))

@@ -124,17 +124,14 @@ from .._checks import available_bytes, check_int, check_key, is_concrete
 from .._codes import all_states
 from .._linalg import log_det
 from ..network import BinaryNetwork, check_network, log_probs_given_input
-from ..simulate import simulate_with_inputs
 from ._score import (
-    _CHUNK_ELEMENTS,
+    Credit,
+    Influence,
+    Stream,
     _binary_entropy,
-    _Credit,
-    _innovation_betas,
-    _map_chunks,
     _probability_width,
-    _shift,
-    _sum_chunks,
-    _surrogate,
+    fold,
+    streamed_surrogate,
 )
 from .exact import _entr
 from .results import Estimate
@@ -162,6 +159,7 @@ dense ones, whose mixing is slow enough to warn about."""
 
 _LN2 = math.log(2.0)
 _MIN_GROUPS = 10
+_BLOCK_ELEMENTS = 2**21  # floats per block-sized temporary, all chains (8 MiB)
 
 
 class FluxBounds(NamedTuple):
@@ -198,67 +196,30 @@ class FluxBounds(NamedTuple):
 
 
 # ---------------------------------------------------------------------------
-# Sampling layout: G contiguous groups of g rows (chains, or blocks of chains)
+# Sampling layout: G contiguous groups of transitions (chains, or blocks of chains)
 # ---------------------------------------------------------------------------
 
 
-def _layout(steps: int, num_chains: int, width: int) -> tuple[int, int, int, int]:
-    """(chain length L, groups G, rows per group g, chunk rows): G >= 10 groups.
+def _layout(
+    steps: int, num_chains: int, burn_in: int, width: int, window: int
+) -> Stream:
+    """The chains, G >= 10 groups and the block of ``steps`` transitions.
 
-    L = steps // num_chains; fewer than 10 chains are cut into blocks. The chunk is a
-    divisor of g near the soft estimator's size (2^20 floats per temporary, but at
-    least 64 rows); if g has none, g is cut to a multiple of the chunk (dropping
-    fewer than a chunk per group).
+    L = steps // num_chains per chain; fewer than 10 chains are cut into segments.
+    A block holds about 2^21 floats per temporary (all chains), at least the score
+    window and 16 rows per chain, and divides a segment; if none does near that
+    size, the segment is cut to a multiple of it (dropping fewer than a block).
     """
     length = steps // num_chains
-    per_chain = max(1, -(-_MIN_GROUPS // num_chains))
-    rows = length // per_chain
-    # at least 64 rows: with noise (up to 257 nodes per neuron) 8-row chunks make every
-    # n x n product a matrix-vector product, memory-bound on the weights
-    target = max(64, min(4096, _CHUNK_ELEMENTS // max(width, 1)))
-    size = rows
+    segments = max(1, -(-_MIN_GROUPS // num_chains))
+    rows = length // segments
+    target = max(window, 16, min(4096, _BLOCK_ELEMENTS // (num_chains * max(width, 1))))
+    block = rows
     if rows > target:
-        divisors = [d for d in range(target, target // 4, -1) if rows % d == 0]
-        size = divisors[0] if divisors else target
-        rows -= rows % size
-    return rows * per_chain, num_chains * per_chain, rows, size
-
-
-class _Samples(NamedTuple):
-    """Stationary transitions, flattened group-major (G groups, chunks of ``size``)."""
-
-    x: Array  # x_t, (T, n) bool
-    x_next: Array  # x_{t+1}
-    recurrent: Array  # x_t @ W, from the simulation (a constant)
-    groups: int
-    size: int
-
-
-def _samples(net, key, steps, num_chains, burn_in, width) -> _Samples:
-    """The transitions of ``num_chains`` chains, with the input x_t @ W of each."""
-    length, groups, _, size = _layout(steps, num_chains, width)
-    states, inputs = simulate_with_inputs(
-        jax.lax.stop_gradient(net), key, length + 1, batch=num_chains, burn_in=burn_in
-    )
-    flat = lambda a: a.reshape(-1, a.shape[-1])
-    x, x_next = flat(states[:, :-1]), flat(states[:, 1:])
-    return _Samples(x, x_next, flat(inputs[:, 1:]), groups, size)
-
-
-def _sample_sums(net, samples: _Samples):
-    """Log-probabilities, centre and per-group sums of the moments (3).
-
-    Returns (log p, log(1 - p)) of every sample, the centre of the Gram sums and
-    the :class:`_Sums` of each group.
-    """
-    x, x_next, recurrent, groups, size = samples
-    # centre the Gram sums on the mean of the observed next states (close to m)
-    centre = jnp.mean(x_next.astype(net.weights.dtype), axis=0)
-    log_fire, log_silent = _map_chunks(
-        lambda x, u: log_probs_given_input(net, x, u), (x, recurrent), size
-    )
-    sums = _group_sums(log_fire, log_silent, centre, groups, size)
-    return log_fire, log_silent, centre, sums
+        divisors = [d for d in range(target, target // 2, -1) if rows % d == 0]
+        block = divisors[0] if divisors else target
+        rows -= rows % block
+    return Stream(num_chains, rows * segments, block, segments, burn_in)
 
 
 def _entropy_of(m: Array, mbar: Array) -> Array:
@@ -281,30 +242,50 @@ class _Sums(NamedTuple):
     gram: Array
 
 
-def _group_sums(log_fire, log_silent, centre, groups, size) -> _Sums:
-    """Per-group sums (leading axis G) of the Rao-Blackwellised moments (3).
-
-    ``log_fire``, ``log_silent``: ``(T, n)`` log-probabilities of the samples, stored
-    once (they are used twice, and with noise each costs a quadrature).
-    """
-    n = log_fire.shape[-1]
-    dtype = log_fire.dtype
-
-    def chunk(log_fire, log_silent):
-        p = jnp.exp(log_fire)
-        d = p - centre
-        return _Sums(
-            jnp.asarray(log_fire.shape[0], dtype),
-            jnp.sum(p, 0),
-            jnp.sum(jnp.exp(log_silent), 0),
-            jnp.sum(_binary_entropy(log_fire, log_silent), 0),
-            d.T @ d,
-        )
-
-    split = lambda a: a.reshape(groups, -1, n)
-    return jax.lax.map(
-        lambda xs: _sum_chunks(chunk, xs, size), (split(log_fire), split(log_silent))
+def _block_sums(net, block, centre) -> _Sums:
+    """Per-chain sums (leading axis B) of the Rao-Blackwellised moments (3) of a block."""
+    log_fire, log_silent = log_probs_given_input(net, block.x, block.recurrent)
+    p = jnp.exp(log_fire)
+    d = p - centre
+    count = jnp.full(p.shape[0], p.shape[1], p.dtype)
+    return _Sums(
+        count,
+        jnp.sum(p, 1),
+        jnp.sum(jnp.exp(log_silent), 1),
+        jnp.sum(_binary_entropy(log_fire, log_silent), 1),
+        jnp.einsum("bti,btj->bij", d, d),
     )
+
+
+def _moment_sums(net, key, stream: Stream) -> tuple[_Sums, Array]:
+    """The per-group sums (leading axis G) of the moments (3), and their centre.
+
+    One pass over the transitions, block by block; the Gram sums are centred on the
+    first block's mean next state (close to m: the shift is removed exactly by
+    :func:`_moments`).
+    """
+    n = net.num_neurons
+    dtype = net.weights.dtype
+
+    def first(block):
+        centre = jnp.mean(block.x_next.astype(dtype), axis=(0, 1))
+        G = stream.groups
+        zeros = _Sums(
+            *(
+                jnp.zeros(shape, dtype)
+                for shape in [(G,), (G, n), (G, n), (G, n), (G, n, n)]
+            )
+        )
+        return centre, zeros
+
+    def step(carry, block):
+        centre, sums = carry
+        group = stream.group_of(block.index)
+        add = _block_sums(net, block, centre)
+        return centre, jax.tree.map(lambda s, a: s.at[group].add(a), sums, add)
+
+    centre, sums = fold(net, key, stream, step, first)
+    return sums, centre
 
 
 class _Moments(NamedTuple):
@@ -402,89 +383,86 @@ def _atoms(reach: Array) -> Array:
     return (overlap == size[:, None]) & (overlap == size[None, :])
 
 
-def _local_credit(phi, rest, e, F, reach, window, T, size) -> _Credit:
-    """Neuron i credited with sum_{j in R_i} phi~_j + rest: the parts of f it can move.
+class _Coefficients(NamedTuple):
+    """dPhi/dM at the sample moments (4): f(x) = a.p + abar.(1 - p) + b.h(p) + d^T G d."""
 
-    ``phi`` ``(T, n)`` are per-neuron parts of f and ``rest`` ``(T,)`` the part that
-    no neuron's credit may leave out; the innovation control moves each neuron's
-    term beta_k,j e_{t-k,j} into phi_j (:func:`._score._innovation_betas`). Every
-    row is a sample (no padding).
-    """
-    betas = _innovation_betas(F, e, window, T, size)
-    control = sum(
-        (_shift(e, -k) * betas[k] for k in range(window + 1)), jnp.zeros_like(e)
-    )
-    parts = jnp.concatenate([phi - control, rest[:, None]], 1)
-    to_all = jnp.ones((reach.shape[0], 1), reach.dtype)
-    return _Credit(parts, jnp.concatenate([reach, to_all], 1), jnp.sum(betas[1:], 0))
+    fire: Array  # a
+    silent: Array  # abar
+    entropy: Array  # b
+    quadratic: Array  # G, symmetric
+    local: Array  # G~: G where j, l share every credit set
+    alike: Array  # one atom: G~ = G (dense networks)
+    mean: Array  # m
 
 
-def _estimate(net, samples: _Samples, window: int):
-    """(value, stderr, surrogate) in nats; rows are the T = len(x) samples."""
-    x, x_next, recurrent, _, size = samples
-    T = x.shape[0]
-    dtype = net.weights.dtype
-    fixed = jax.lax.stop_gradient(net)
-    log_fire, log_silent, centre, sums = _sample_sums(fixed, samples)
-    _, value, stderr = _jackknife(sums, centre, _phi)
-    total = jax.tree.map(lambda a: jnp.sum(a, 0), sums)
-    moments = _moments(total, centre)
-    a, abar, b, G = jax.grad(_phi)(moments)
-    G = 0.5 * (G + G.T)
-    m = moments.fire
-    reach = _reach(fixed.weights, window)
-    atoms = _atoms(reach)
-    reach = reach.astype(dtype)
-    alike = jnp.all(atoms)  # one atom: R_i = every neuron, G~ = G (dense networks)
-    G_local = jnp.where(atoms, G, 0.0)
+class _MomentInfluence:
+    """The influence function (4) in parts (5), for :func:`._score.streamed_surrogate`."""
 
-    def values(log_fire, log_silent, x_next):  # f(x_t) of (4) in parts, e_t, df/dp
+    @staticmethod
+    def influence(k: _Coefficients, net, block) -> Influence:
+        log_fire, log_silent = log_probs_given_input(net, block.x, block.recurrent)
         p, silent = jnp.exp(log_fire), jnp.exp(log_silent)
         h = _binary_entropy(log_fire, log_silent)
-        d = p - m
-        Gd = d @ G
-        local = d * jax.lax.cond(alike, lambda: Gd, lambda: d @ G_local)
-        phi = p * a + silent * abar + h * b + local
-        rest = jnp.sum(Gd * d - local, axis=-1)
-        F = jnp.sum(phi, axis=-1) + rest
-        return phi, rest, F, x_next.astype(dtype) - p, a + 2.0 * Gd
+        d = p - k.mean
+        Gd = d @ k.quadratic
+        local = d * jax.lax.cond(k.alike, lambda: Gd, lambda: d @ k.local)
+        phi = p * k.fire + silent * k.silent + h * k.entropy + local
+        rest = jnp.sum(Gd * d - local, axis=-1, keepdims=True)
+        e = block.x_next.astype(p.dtype) - p
+        # the pathwise slope: d f / dp = a + 2 G (p - m), linear in p at fixed slope
+        return Influence(jnp.concatenate([phi, rest], -1), e, k.fire + 2.0 * Gd)
 
-    phi, rest, F, e, slope = _map_chunks(values, (log_fire, log_silent, x_next), size)
-    credit = _local_credit(phi, rest, e, F, reach, window, T, size)
-
-    # pathwise: d<f> at fixed samples; the quadratic part's derivative is
-    # 2 (p - m)^T G dp, so with slope = a + 2 G (p - m) stored it is linear in p
-    def pathwise(x, x_next, p, log_fire, log_silent, weight, slope):
+    @staticmethod
+    def pathwise(k: _Coefficients, net, block, p, log_fire, log_silent, slope):
         h = _binary_entropy(log_fire, log_silent)
-        linear = jnp.sum(p * slope, -1) + jnp.exp(log_silent) @ abar + h @ b
-        return jnp.sum(weight * linear)
+        return jnp.sum(p * slope, -1) + jnp.exp(log_silent) @ k.silent + h @ k.entropy
 
-    surrogate = _surrogate(
-        net, x, x_next, recurrent, credit, window, size, T, pathwise, slope
+
+def _estimate(net, key, stream: Stream, window: int):
+    """(value, stderr, surrogate) in nats."""
+    dtype = net.weights.dtype
+    fixed = jax.lax.stop_gradient(net)
+    sums, centre = _moment_sums(fixed, key, stream)
+    _, value, stderr = _jackknife(sums, centre, _phi)
+    moments = _moments(jax.tree.map(lambda a: jnp.sum(a, 0), sums), centre)
+    a, abar, b, G = jax.grad(_phi)(moments)
+    G = 0.5 * (G + G.T)
+    reach = _reach(fixed.weights, window)
+    atoms = _atoms(reach)
+    coefficients = _Coefficients(
+        a, abar, b, G, jnp.where(atoms, G, 0.0), jnp.all(atoms), moments.fire
+    )
+    to_all = jnp.ones((reach.shape[0], 1), dtype)
+    credit = Credit(jnp.concatenate([reach.astype(dtype), to_all], 1), local=True)
+    surrogate = streamed_surrogate(
+        net, key, stream, window, _MomentInfluence, coefficients, credit
     )
     return value, stderr, surrogate
 
 
 @eqx.filter_jit
-def _moment_flux(net, key, steps, num_chains, burn_in, window):
-    width = _probability_width(net)
-    samples = _samples(net, key, steps, num_chains, burn_in, width)
-    value, _, surrogate = _estimate(net, samples, window)
+def _moment_flux(net, key, stream, window):
+    value, _, surrogate = _estimate(net, key, stream, window)
     return (jax.lax.stop_gradient(value) + surrogate) / _LN2
 
 
-def moment_bytes(n: int, steps: int, num_chains: int, itemsize: int) -> int:
-    """The peak memory of a moment estimate's value, in bytes (about).
+def moment_bytes(n: int, num_chains: int, window: int, itemsize: int) -> int:
+    """The peak memory of a moment estimate, value and gradient, in bytes (about).
 
-    The samples are held in memory: the states x_t, x_{t+1} and the input x_t @ W,
-    and the log-probabilities and moments computed from them, about 7 numbers per
-    neuron and transition, plus two n x n matrices per chain (measured: 2.6 GB at
-    n = 1000, T = 10^5 in float32; a value and gradient takes 1.6 times as much).
+    Nothing grows with the number of transitions: the estimator streams them
+    (:mod:`fluxjax.info._score`), so memory is the per-group Gram sums and a few more
+    n x n matrices (the influence's G and G~, the credit sets, the weights' gradient),
+    G n^2 + 8 n^2 numbers for G = max(num_chains, 10) groups, plus the blocks in
+    flight, about 16 numbers per neuron and row of a block of B (c + K) rows
+    (:func:`_layout`: B c n <= 2^21 unless c is the window or 16).
     """
-    return itemsize * (7 * n * steps + 2 * max(num_chains, _MIN_GROUPS) * n * n)
+    groups = max(num_chains, _MIN_GROUPS)
+    rows = num_chains * (max(window, 16, _BLOCK_ELEMENTS // (num_chains * n)) + window)
+    return itemsize * ((groups + 8) * n * n + 16 * n * rows)
 
 
-def _check_sampling(net, key, steps, num_chains, burn_in, window):
+def _check_sampling(net, key, steps, num_chains, burn_in, window) -> Stream:
+    """The options, checked, as the stream of transitions to fold over."""
     check_network(net)
     check_key(key)
     n = net.num_neurons
@@ -494,15 +472,16 @@ def _check_sampling(net, key, steps, num_chains, burn_in, window):
     minimum = max(MIN_SAMPLES_PER_NEURON * n, num_chains * 10 * (window + 1))
     steps = check_int(steps, "steps", minimum=minimum)
     itemsize = jnp.dtype(net.weights.dtype).itemsize
-    needed = moment_bytes(n, steps, num_chains, itemsize)
+    needed = moment_bytes(n, num_chains, window, itemsize)
     if needed > available_bytes():
         raise ValueError(
-            f"steps = {steps:,} transitions of an n = {n} network would need about "
-            f"{needed / 2**30:.1f} GiB (the samples are held in memory), more than "
-            f"this device's {available_bytes() / 2**30:.1f} GiB; use fewer steps "
-            f"(at least {minimum:,})"
+            f"an n = {n} network with num_chains = {num_chains} would need about "
+            f"{needed / 2**30:.1f} GiB (one n x n Gram matrix per chain), more than "
+            f"this device's {available_bytes() / 2**30:.1f} GiB; use fewer chains "
+            f"(at least {_MIN_GROUPS} groups are kept: chains are cut into blocks)"
         )
-    return steps, num_chains, burn_in, window
+    _warn_regime(steps, n)
+    return _layout(steps, num_chains, burn_in, _probability_width(net), window)
 
 
 def moment_flux(
@@ -564,18 +543,8 @@ def moment_flux(
         >>> value.shape, grads.biases.shape
         ((), (4,))
     """
-    steps, num_chains, burn_in, window = _check_sampling(
-        net, key, steps, num_chains, burn_in, window
-    )
-    _warn_regime(steps, net.num_neurons)
-    return _moment_flux(
-        net,
-        key,
-        steps,
-        num_chains,
-        burn_in,
-        window,
-    )
+    stream = _check_sampling(net, key, steps, num_chains, burn_in, window)
+    return _moment_flux(net, key, stream, window)
 
 
 def moment_flux_stderr(
@@ -631,11 +600,8 @@ def moment_flux_stderr(
         >>> bool(stderr < 0.1 * value)
         True
     """
-    steps, num_chains, burn_in, _ = _check_sampling(
-        net, key, steps, num_chains, burn_in, 0
-    )
-    _warn_regime(steps, net.num_neurons)
-    value, stderr = _moment_estimate(net, key, steps, num_chains, burn_in)
+    stream = _check_sampling(net, key, steps, num_chains, burn_in, 0)
+    value, stderr = _moment_estimate(net, key, stream)
     _warn_outside_regime("moment_flux_stderr", value, stderr)
     return Estimate(value, stderr)
 
@@ -710,12 +676,8 @@ def _regime_problem(value: float, stderr: float) -> str | None:
 
 
 @eqx.filter_jit
-def _moment_estimate(net, key, steps, num_chains, burn_in):
-    width = _probability_width(net)
-    *_, centre, sums = _sample_sums(
-        net, _samples(net, key, steps, num_chains, burn_in, width)
-    )
-    _, value, stderr = _jackknife(sums, centre, _phi)
+def _moment_estimate(net, key, stream: Stream):
+    _, value, stderr = _jackknife(*_moment_sums(net, key, stream), _phi)
     return value / _LN2, stderr / _LN2
 
 
@@ -767,13 +729,11 @@ def _np_entropy(m, mbar):
 
 
 @eqx.filter_jit
-def _bound_moments(net, key, steps, num_chains, burn_in):
-    """The samples, their per-group sums and the jackknifed estimate (bits)."""
-    width = _probability_width(net)
-    samples = _samples(net, key, steps, num_chains, burn_in, width)
-    *_, centre, sums = _sample_sums(net, samples)
+def _bound_moments(net, key, stream: Stream):
+    """The per-group sums, their centre and the jackknifed estimate (bits)."""
+    sums, centre = _moment_sums(net, key, stream)
     _, value, stderr = _jackknife(sums, centre, _phi)
-    return samples, sums, centre, value / _LN2, stderr / _LN2
+    return sums, centre, value / _LN2, stderr / _LN2
 
 
 def _per_group(sums: _Sums) -> _Sums:
@@ -785,29 +745,33 @@ def _per_group(sums: _Sums) -> _Sums:
 
 
 @eqx.filter_jit
-def _subset_information(net, samples: _Samples, index):
-    """Per-group I(X; X'_B) in nats from the exact 2^|B| mixture.
+def _subset_information(net, key, stream: Stream, index):
+    """I(X; X'_B) in nats from the exact 2^|B| mixture, of all samples and per group.
 
-    B is ``index``, an array, so that every subset of one size shares a compilation.
+    A second pass over the transitions (regenerated from the key). B is ``index``, an
+    array, so that every subset of one size shares a compilation.
     """
-    x, _, recurrent, groups, size = samples
     k = index.shape[0]
     dtype = net.weights.dtype
     codes = all_states(k, dtype)
 
-    def chunk(x, recurrent):
-        log_fire, log_silent = log_probs_given_input(net, x, recurrent)
-        log_fire, log_silent = log_fire[:, index], log_silent[:, index]
-        P = jnp.exp(
-            (log_fire - log_silent) @ codes.T + jnp.sum(log_silent, -1)[:, None]
-        )
-        return jnp.sum(P, 0), jnp.sum(_binary_entropy(log_fire, log_silent))
+    def first(block):
+        G = stream.groups
+        return jnp.zeros((G, 2**k), dtype), jnp.zeros(G, dtype)
 
-    split = lambda a: a.reshape(groups, -1, a.shape[-1])
-    q, conditional = jax.lax.map(
-        lambda xs: _sum_chunks(chunk, xs, size), (split(x), split(recurrent))
-    )
-    rows = x.shape[0] // groups
+    def step(sums, block):
+        log_fire, log_silent = log_probs_given_input(net, block.x, block.recurrent)
+        log_fire, log_silent = log_fire[..., index], log_silent[..., index]
+        P = jnp.exp(
+            (log_fire - log_silent) @ codes.T + jnp.sum(log_silent, -1)[..., None]
+        )
+        conditional = jnp.sum(_binary_entropy(log_fire, log_silent), axis=(1, 2))
+        group = stream.group_of(block.index)
+        q, h = sums
+        return q.at[group].add(jnp.sum(P, 1)), h.at[group].add(conditional)
+
+    q, conditional = fold(net, key, stream, step, first)
+    rows = stream.steps // stream.groups
 
     def information(q, conditional, count):
         q = q / count
@@ -815,7 +779,7 @@ def _subset_information(net, samples: _Samples, index):
         H = -jnp.sum(jnp.where(positive, q * jnp.log(jnp.where(positive, q, 1.0)), 0))
         return H - conditional / count
 
-    total = information(jnp.sum(q, 0), jnp.sum(conditional), rows * groups)
+    total = information(jnp.sum(q, 0), jnp.sum(conditional), stream.steps)
     per_group = jax.vmap(lambda a, b: information(a, b, rows))(q, conditional)
     return total, per_group
 
@@ -876,11 +840,8 @@ def flux_bounds(
         >>> bool(b.lower <= b.upper), len(b.neurons)
         (True, 4)
     """
-    steps, num_chains, burn_in, _ = _check_sampling(
-        net, key, steps, num_chains, burn_in, 0
-    )
+    stream = _check_sampling(net, key, steps, num_chains, burn_in, 0)
     n = net.num_neurons
-    _warn_regime(steps, n)
     if neurons is None:
         if subset_size is None:
             subset_size = min(MAX_BOUND_NEURONS, n)
@@ -892,15 +853,13 @@ def flux_bounds(
             )
     else:
         neurons = _check_subset(neurons, n)
-    samples, sums, centre, estimate, estimate_stderr = _bound_moments(
-        net, key, steps, num_chains, burn_in
-    )
+    sums, centre, estimate, estimate_stderr = _bound_moments(net, key, stream)
     _warn_outside_regime("flux_bounds", estimate, estimate_stderr)
     total = jax.tree.map(lambda a: jnp.sum(a, 0), sums)
     moments = _moments(total, centre)
     if neurons is None:
         neurons = _greedy_subset(moments, subset_size)
-    lower, lower_groups = _subset_information(net, samples, jnp.asarray(neurons))
+    lower, lower_groups = _subset_information(net, key, stream, jnp.asarray(neurons))
     means = _per_group(sums)
     upper_groups = jax.vmap(
         lambda s: jnp.sum(_entropy_of(s.fire, s.silent) - s.entropy)
@@ -911,7 +870,7 @@ def flux_bounds(
     )
 
     def stderr(per_group):
-        return jnp.std(per_group, ddof=1) / math.sqrt(samples.groups)
+        return jnp.std(per_group, ddof=1) / math.sqrt(stream.groups)
 
     tree, tree_groups, excess = _pairwise_bound(moments, sums, centre)
     problem = pairwise_problem(excess / _LN2, float(estimate))
@@ -928,7 +887,7 @@ def flux_bounds(
         estimate,
         estimate_stderr,
         tree_upper / _LN2,
-        float(np.std(tree_upper_groups, ddof=1) / math.sqrt(samples.groups)) / _LN2,
+        float(np.std(tree_upper_groups, ddof=1) / math.sqrt(stream.groups)) / _LN2,
         excess / _LN2,
     )
 
