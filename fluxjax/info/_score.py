@@ -586,6 +586,8 @@ def _accumulate_gradient(
         """Adds the gradient of the pending block, given the parts of the next K rows."""
         rows = jnp.concatenate([pending.controlled, ahead], axis=1).swapaxes(0, 1)
         W = _running_sums(rows, window)[1 : c + 1].swapaxes(0, 1)
+        if not window:  # no score
+            W = jnp.zeros_like(pending.controlled)
         g = jax.grad(surrogate)(
             tuple(leaves[i] for i in live),
             pending.block,
