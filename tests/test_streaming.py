@@ -1,0 +1,93 @@
+"""The large-n estimator streams its transitions: block by block, whatever their number.
+
+The transitions are regenerated from the key in each pass (value and jackknife; the
+gradient's innovation regression; the score), so how they are cut into blocks changes
+float rounding only, and the memory of a value and gradient does not grow with them.
+"""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+import pytest
+
+import fluxjax as fj
+from fluxjax.info import moments
+from fluxjax.simulate import fold_transitions
+
+
+def _value_and_grad(net, key, steps, window=moments.MOMENT_WINDOW):
+    return eqx.filter_value_and_grad(moments.moment_flux)(
+        net, key, steps, burn_in=50, num_chains=10, window=window
+    )
+
+
+@pytest.mark.parametrize("window", [moments.MOMENT_WINDOW, 0])
+def test_blocks_give_the_in_memory_numbers(monkeypatch, window):
+    """One block per chain (every transition in memory at once) against blocks of
+    about 20 rows: value, jackknife SE and the gradient in every field agree to float
+    rounding, and the chains are those of ``simulate``."""
+    net = fj.ei_network(8, key=jr.key(2), strength=1.5)
+    key, steps = jr.key(5), 4000
+    whole = moments._check_sampling(net, key, steps, 10, 50, window)
+    assert whole.block == whole.length  # 400 rows per chain: one block
+    expected = _value_and_grad(net, key, steps, window)
+    expected_se = fj.moment_flux_stderr(net, key, steps, burn_in=50, num_chains=10)
+    monkeypatch.setattr(moments, "_BLOCK_ELEMENTS", 10 * 8 * 20)
+    blocks = moments._check_sampling(net, key, steps, 10, 50, window)
+    assert blocks.length == whole.length and blocks.block == 20
+    value, grads = _value_and_grad(net, key, steps, window)
+    se = fj.moment_flux_stderr(net, key, steps, burn_in=50, num_chains=10)
+    np.testing.assert_allclose(value, expected[0], rtol=1e-5)
+    np.testing.assert_allclose(se, expected_se, rtol=1e-4)
+    for field in ("biases", "weights", "temperature"):
+        a, b = getattr(grads, field), getattr(expected[1], field)
+        np.testing.assert_allclose(
+            a, b, rtol=1e-4, atol=1e-5 * float(jnp.max(jnp.abs(b)))
+        )
+
+
+def test_blocks_are_the_simulated_transitions():
+    """fold_transitions hands over the transitions of ``simulate`` with the same key,
+    and the input each update read."""
+    net = fj.ei_network(6, key=jr.key(1), strength=1.0)
+    key = jr.key(3)
+    states = fj.simulate(net, key, 61, batch=3, burn_in=7)
+
+    blocks = []  # collected eagerly: under disable_jit the scan is a Python loop
+
+    def collect(carry, block):
+        blocks.append(block)
+        return carry
+
+    with jax.disable_jit():
+        fold_transitions(net, key, 3, 60, 20, 7, collect, lambda b: 0)
+    x = np.concatenate([np.asarray(b.x) for b in blocks], axis=1)
+    x_next = np.concatenate([np.asarray(b.x_next) for b in blocks], axis=1)
+    recurrent = np.concatenate([np.asarray(b.recurrent) for b in blocks], axis=1)
+    np.testing.assert_array_equal(x, states[:, :-1])
+    np.testing.assert_array_equal(x_next, states[:, 1:])
+    np.testing.assert_allclose(
+        recurrent, x @ np.asarray(net.weights), rtol=1e-6, atol=1e-6
+    )
+    assert [int(b.index) for b in blocks] == [0, 1, 2]
+
+
+def _compiled_bytes(net, key, steps):
+    """XLA's temporary buffers of a compiled value and gradient in every field."""
+    grad = jax.jit(
+        lambda net: eqx.filter_value_and_grad(moments.moment_flux)(
+            net, key, steps, burn_in=10, num_chains=10
+        )
+    )
+    return grad.lower(net).compile().memory_analysis().temp_size_in_bytes
+
+
+def test_memory_does_not_grow_with_the_number_of_transitions():
+    """The compiled program of T = 2 10^5 transitions needs no more memory than that
+    of T = 5 10^4 (held in memory, the samples would need 80 MB more)."""
+    net = fj.ei_network(20, key=jr.key(0), strength=1.0)
+    key = jr.key(1)
+    small, large = (_compiled_bytes(net, key, steps) for steps in (50_000, 200_000))
+    assert large <= 1.05 * small + 2**16, (small, large)
