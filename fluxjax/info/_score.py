@@ -355,8 +355,10 @@ class _Regression(NamedTuple):
 
 
 def _lag_matrix(v: Array, window: int) -> Array:
-    """``(B, K + 1, K + c)``: M[b, k, K - k + t] = v[b, t], so (M @ [history; e])_k =
-    sum_t v_t e_{t-k}."""
+    """``(B, K + 1, K + c)`` M with M[b, k, K - k + t] = v[b, t].
+
+    So (M[b] @ [history; e][b])_k = sum_t v_t e_{t-k}.
+    """
     c = v.shape[1]
     k = jnp.arange(window + 1)[:, None]
     s = jnp.arange(window + c)[None, :]

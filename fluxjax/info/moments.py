@@ -67,31 +67,21 @@ from the support of the weights (K n x n products once per call, counted in floa
 whatever the network's dtype), exact for any W; it costs one more n x n product per
 sample in the score (in its backward pass) and one in the parts.
 
-**Measured** (benchmarks/README.md, "Flux at large n"; float32, T = 10^5, 20 chains,
-K = 16, local credit): dense nets n = 8..12 within +0.5 ... +1.1 % of exact_flux,
-gradient cosine 0.995-0.998; shuffled disconnected nets n = 1000 (blocks of 6-10,
-weights N(0, s^2), s in 2..3) within -0.3 ... +0.3 %, bias-gradient cosine 0.993-0.999,
-and 0.977 with 50 joining weights |w| <= 1e-3 (the global credit of every neuron with
-all of f: 0.86-0.97, its window limited to K = 8 by the variance); permutation nets
-n = 1000 within 0.01 %, cosine 0.994 (global credit: 0.964).
-The jackknife moves the value by +0.7 bit at n = 1000 (the plug-in's log-det bias of
-the Rao-Blackwellised moments is far below the n (n - 1) / (4 T ln 2) = 3.6 bit of
-i.i.d. binary samples). The float32 Cholesky log-det of the n = 1000 sample
-correlation matrix agrees with float64 to 2e-5 nats. Cost: x_t @ W is computed once,
-by the simulation (:func:`fluxjax.simulate.simulate_with_inputs`), and every
-log-probability is read from it (:func:`fluxjax.network.log_probs_given_input`,
-whose derivative in W is x @ dW); the score is evaluated only where a derivative is
-taken (:func:`._score._derivative_only`). A value touches every sample with two n x n
-products (simulation, Gram), a value + gradient in the biases with three (the
-influence G (p - m) too), and a gradient in the weights with one more (x^T times the
-fields' cotangent); a local credit adds G~ (p - m) and the credit sets (a network
-whose sets are all neurons skips both). At n = 1000, T = 10^5 on 2 CPU cores alone
-(benchmarks/README.md, "Flux at large n"): value + SE 4.4-4.5 s, value + gradient in
-every field 8.8 s (dense E/I) and 9.8 s (blocks), against 4.8-4.9, 10.3 and 11.9 s
-the same day before the stored inputs and the derivative-only score; with
-noise the quadrature of every log-probability dominates (K sigmoids each, K =
-``net.noise_nodes``: 33 for sigma <= 0.75, up to 257; at n = 1000, sigma = 0.5,
-T = 10^4: 11 s with 33 nodes against 66 s with 257).
+**Streaming.** The transitions are never stored. B chains (the ``num_chains``) run
+side by side and are read block by block, c rows of every chain at a time
+(:func:`fluxjax.simulate.fold_transitions`); each pass regenerates them from the key.
+A value and its jackknife SE take one pass (the per-group sums (3)); a gradient takes
+two more (the innovation regression of the control variate, then the score and the
+pathwise term, each block differentiated once the next K rows are known:
+:func:`._score.streamed_surrogate`). The peak memory, in numbers of the network's
+dtype, is about
+
+    value + SE:        (G + 2) n^2 + 6 B c n
+    value + gradient:  (G + 9) n^2 + 17 B c n
+
+for G = max(B, 10) groups (their Gram sums), whatever the number of transitions
+(:func:`moment_bytes`; c is chosen so that B c n is about 2^21). Measured costs and
+accuracy are in benchmarks/README.md, "Flux at large n".
 
 **Bracket.** U1 is an upper bound, and I(X; X'_B) <= I for any subset B of neurons.
 :func:`flux_bounds` computes I(X; X'_B) for a subset of at most 12 neurons from the
@@ -200,6 +190,11 @@ class FluxBounds(NamedTuple):
 # ---------------------------------------------------------------------------
 
 
+def _block_target(num_chains: int, width: int) -> int:
+    """Rows per chain of a block of about 2^21 floats per temporary (16 ... 4096)."""
+    return max(16, min(4096, _BLOCK_ELEMENTS // (num_chains * max(width, 1))))
+
+
 def _layout(
     steps: int, num_chains: int, burn_in: int, width: int, window: int
 ) -> Stream:
@@ -213,7 +208,7 @@ def _layout(
     length = steps // num_chains
     segments = max(1, -(-_MIN_GROUPS // num_chains))
     rows = length // segments
-    target = max(window, 16, min(4096, _BLOCK_ELEMENTS // (num_chains * max(width, 1))))
+    target = max(window, _block_target(num_chains, width))
     block = rows
     if rows > target:
         divisors = [d for d in range(target, target // 2, -1) if rows % d == 0]
@@ -242,18 +237,27 @@ class _Sums(NamedTuple):
     gram: Array
 
 
-def _block_sums(net, block, centre) -> _Sums:
-    """Per-chain sums (leading axis B) of the Rao-Blackwellised moments (3) of a block."""
+def _add_block(net, sums: _Sums, block, centre, group) -> _Sums:
+    """``sums`` plus the Rao-Blackwellised moments (3) of a block, chain b into group[b].
+
+    The chains' Gram matrices are added one at a time, in place: memory is the G
+    groups' sums and one n x n product, not one per chain.
+    """
     log_fire, log_silent = log_probs_given_input(net, block.x, block.recurrent)
     p = jnp.exp(log_fire)
     d = p - centre
     count = jnp.full(p.shape[0], p.shape[1], p.dtype)
+
+    def add_chain(b, gram):
+        return gram.at[group[b]].add(d[b].T @ d[b])
+
+    gram = jax.lax.fori_loop(0, d.shape[0], add_chain, sums.gram)
     return _Sums(
-        count,
-        jnp.sum(p, 1),
-        jnp.sum(jnp.exp(log_silent), 1),
-        jnp.sum(_binary_entropy(log_fire, log_silent), 1),
-        jnp.einsum("bti,btj->bij", d, d),
+        sums.count.at[group].add(count),
+        sums.fire.at[group].add(jnp.sum(p, 1)),
+        sums.silent.at[group].add(jnp.sum(jnp.exp(log_silent), 1)),
+        sums.entropy.at[group].add(jnp.sum(_binary_entropy(log_fire, log_silent), 1)),
+        gram,
     )
 
 
@@ -280,9 +284,9 @@ def _moment_sums(net, key, stream: Stream) -> tuple[_Sums, Array]:
 
     def step(carry, block):
         centre, sums = carry
-        group = stream.group_of(block.index)
-        add = _block_sums(net, block, centre)
-        return centre, jax.tree.map(lambda s, a: s.at[group].add(a), sums, add)
+        return centre, _add_block(
+            net, sums, block, centre, stream.group_of(block.index)
+        )
 
     centre, sums = fold(net, key, stream, step, first)
     return sums, centre
@@ -446,22 +450,26 @@ def _moment_flux(net, key, stream, window):
     return (jax.lax.stop_gradient(value) + surrogate) / _LN2
 
 
-def moment_bytes(n: int, num_chains: int, window: int, itemsize: int) -> int:
-    """The peak memory of a moment estimate, value and gradient, in bytes (about).
+def moment_bytes(n: int, num_chains: int, itemsize: int, *, gradient: bool) -> int:
+    """The peak memory of a moment estimate, in bytes: the formula of the module docstring.
 
-    Nothing grows with the number of transitions: the estimator streams them
-    (:mod:`fluxjax.info._score`), so memory is the per-group Gram sums and a few more
-    n x n matrices (the influence's G and G~, the credit sets, the weights' gradient),
-    G n^2 + 8 n^2 numbers for G = max(num_chains, 10) groups, plus the blocks in
-    flight, about 16 numbers per neuron and row of a block of B (c + K) rows
-    (:func:`_layout`: B c n <= 2^21 unless c is the window or 16).
+    Nothing grows with the number of transitions (they are streamed): a value and its
+    SE hold the G = max(num_chains, 10) groups' Gram sums and about two more n x n
+    matrices, plus about 6 numbers per neuron and row of a block of B c rows; a
+    gradient adds the influence's G and G~, the credit sets and the weights'
+    gradient. Fitted to XLA's compiled buffer sizes at n = 1000 and 2000
+    (benchmarks/README.md, "Flux at large n").
     """
     groups = max(num_chains, _MIN_GROUPS)
-    rows = num_chains * (max(window, 16, _BLOCK_ELEMENTS // (num_chains * n)) + window)
-    return itemsize * ((groups + 8) * n * n + 16 * n * rows)
+    rows = num_chains * _block_target(num_chains, n)
+    if gradient:
+        return itemsize * ((groups + 9) * n * n + 17 * n * rows)
+    return itemsize * ((groups + 2) * n * n + 6 * n * rows)
 
 
-def _check_sampling(net, key, steps, num_chains, burn_in, window) -> Stream:
+def _check_sampling(
+    net, key, steps, num_chains, burn_in, window, *, gradient: bool = False
+) -> Stream:
     """The options, checked, as the stream of transitions to fold over."""
     check_network(net)
     check_key(key)
@@ -472,7 +480,7 @@ def _check_sampling(net, key, steps, num_chains, burn_in, window) -> Stream:
     minimum = max(MIN_SAMPLES_PER_NEURON * n, num_chains * 10 * (window + 1))
     steps = check_int(steps, "steps", minimum=minimum)
     itemsize = jnp.dtype(net.weights.dtype).itemsize
-    needed = moment_bytes(n, num_chains, window, itemsize)
+    needed = moment_bytes(n, num_chains, itemsize, gradient=gradient)
     if needed > available_bytes():
         raise ValueError(
             f"an n = {n} network with num_chains = {num_chains} would need about "
@@ -543,7 +551,9 @@ def moment_flux(
         >>> value.shape, grads.biases.shape
         ((), (4,))
     """
-    stream = _check_sampling(net, key, steps, num_chains, burn_in, window)
+    stream = _check_sampling(
+        net, key, steps, num_chains, burn_in, window, gradient=True
+    )
     return _moment_flux(net, key, stream, window)
 
 
