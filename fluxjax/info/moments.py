@@ -508,10 +508,10 @@ def moment_flux(
     independent chains, jackknifed over chains (or blocks) to remove the log-det's
     O(n^2 / T) bias. Its gradient (``jax.grad`` / ``eqx.filter_grad`` in weights,
     biases, temperature and noise) is the pathwise term plus the windowed score
-    function of the influence function (4). Memory is linear in n * steps (about
-    seven floats per neuron and sample: 3.4 GB peak at n = 1000, T = 10^5 in float32
-    was measured before the simulation's recurrent inputs were kept, one more float)
-    plus O(G n^2) for the per-group Gram matrices (G >= 10 groups); no 2^n object.
+    function of the influence function (4). The transitions are streamed, so memory
+    does not depend on ``steps``: (G + 9) n^2 numbers for G = max(num_chains, 10)
+    groups, plus the blocks in flight (module docstring, "Streaming"; no 2^n
+    object).
 
     The Gaussian total correlation is an approximation: measured at exact moments of
     random blocks of 6-10 neurons it is within +0.4 ... +1 % on average (worst block
@@ -817,9 +817,9 @@ def flux_bounds(
     against at most 12); any distribution-free lower bound from T samples is
     O(log T) (McAllester & Stratos 2020), so nothing sampled closes the gap; the
     estimate lies in between, and is returned too: the jackknifed U1 - TC_G of the
-    same samples, as :func:`moment_flux_stderr` gives it for the same key (one
-    simulation for both: 5.7 s at n = 1000, T = 10^5 on 2 CPU cores, against 5.1 s
-    for the estimate alone). The plug-in H(q_B) is biased low by O(2^|B| / T), which
+    same samples, as :func:`moment_flux_stderr` gives it for the same key (the
+    subset's mixture takes a second pass over the regenerated transitions). The
+    plug-in H(q_B) is biased low by O(2^|B| / T), which
     keeps ``lower`` a bound on average. Not differentiable.
 
     Args:
