@@ -76,10 +76,11 @@ pathwise term, each block differentiated once the next K rows are known:
 :func:`._score.streamed_surrogate`). The peak memory, in numbers of the network's
 dtype, is about
 
-    value + SE:        (G + 2) n^2 + 6 B c n
-    value + gradient:  (G + 9) n^2 + 17 B c n
+    value + SE:        (G + s + 4) n^2 + 2 B c n
+    value + gradient:  (G + s + 11) n^2 + 11 B c n
 
-for G = max(B, 10) groups (their Gram sums), whatever the number of transitions
+for G = max(B, 10) groups (their Gram sums) and s chains whose Gram matrices are
+computed at once (s n^2 <= max(n^2, 2^24)), whatever the number of transitions
 (:func:`moment_bytes`; c is chosen so that B c n is about 2^21). Measured costs and
 accuracy are in benchmarks/README.md, "Flux at large n".
 
@@ -150,6 +151,7 @@ dense ones, whose mixing is slow enough to warn about."""
 _LN2 = math.log(2.0)
 _MIN_GROUPS = 10
 _BLOCK_ELEMENTS = 2**21  # floats per block-sized temporary, all chains (8 MiB)
+_GRAM_ELEMENTS = 2**24  # floats of the chains' Gram matrices in flight (64 MiB)
 
 
 class FluxBounds(NamedTuple):
@@ -240,25 +242,37 @@ class _Sums(NamedTuple):
 def _add_block(net, sums: _Sums, block, centre, group) -> _Sums:
     """``sums`` plus the Rao-Blackwellised moments (3) of a block, chain b into group[b].
 
-    The chains' Gram matrices are added one at a time, in place: memory is the G
-    groups' sums and one n x n product, not one per chain.
+    The chains' Gram matrices are computed a few at a time (2^24 numbers, or one
+    n x n matrix, at once: :func:`_gram_chains`) and added in place.
     """
     log_fire, log_silent = log_probs_given_input(net, block.x, block.recurrent)
     p = jnp.exp(log_fire)
     d = p - centre
-    count = jnp.full(p.shape[0], p.shape[1], p.dtype)
+    B, c, n = d.shape
+    step = _gram_chains(B, n)
 
-    def add_chain(b, gram):
-        return gram.at[group[b]].add(d[b].T @ d[b])
+    def add_chains(k, gram):  # a loop, not unrolled: one batch in flight at a time
+        part = jax.lax.dynamic_slice_in_dim(d, k * step, step)
+        chains = jax.lax.dynamic_slice_in_dim(group, k * step, step)
+        return gram.at[chains].add(jnp.einsum("bti,btj->bij", part, part))
 
-    gram = jax.lax.fori_loop(0, d.shape[0], add_chain, sums.gram)
+    gram = jax.lax.fori_loop(0, B // step, add_chains, sums.gram)
     return _Sums(
-        sums.count.at[group].add(count),
+        sums.count.at[group].add(jnp.full(B, c, p.dtype)),
         sums.fire.at[group].add(jnp.sum(p, 1)),
         sums.silent.at[group].add(jnp.sum(jnp.exp(log_silent), 1)),
         sums.entropy.at[group].add(jnp.sum(_binary_entropy(log_fire, log_silent), 1)),
         gram,
     )
+
+
+def _gram_chains(chains: int, n: int) -> int:
+    """Chains whose Gram matrices are computed at once (at least one).
+
+    A divisor of ``chains`` whose n x n matrices hold at most 2^24 numbers.
+    """
+    most = max(1, min(chains, _GRAM_ELEMENTS // (n * n)))
+    return max(d for d in range(1, most + 1) if chains % d == 0)
 
 
 def _moment_sums(net, key, stream: Stream) -> tuple[_Sums, Array]:
@@ -454,17 +468,18 @@ def moment_bytes(n: int, num_chains: int, itemsize: int, *, gradient: bool) -> i
     """The peak memory of a moment estimate, in bytes: the formula of the module docstring.
 
     Nothing grows with the number of transitions (they are streamed): a value and its
-    SE hold the G = max(num_chains, 10) groups' Gram sums and about two more n x n
-    matrices, plus about 6 numbers per neuron and row of a block of B c rows; a
-    gradient adds the influence's G and G~, the credit sets and the weights'
-    gradient. Fitted to XLA's compiled buffer sizes at n = 1000 and 2000
-    (benchmarks/README.md, "Flux at large n").
+    SE hold the G = max(num_chains, 10) groups' Gram sums, a batch of s chains' Gram
+    matrices (s n^2 <= max(n^2, 2^24)) and about four more n x n matrices (the
+    log-determinants' factors), plus about 2 numbers per neuron and row of a block of
+    B c rows; a gradient adds the influence's G and G~, the credit sets, the weights'
+    gradient and the blocks in flight. Fitted to XLA's compiled buffer sizes at
+    n = 1000, 4000 and 10^4 (benchmarks/README.md, "Flux at large n").
     """
-    groups = max(num_chains, _MIN_GROUPS)
+    squares = max(num_chains, _MIN_GROUPS) + _gram_chains(num_chains, n)
     rows = num_chains * _block_target(num_chains, n)
     if gradient:
-        return itemsize * ((groups + 9) * n * n + 17 * n * rows)
-    return itemsize * ((groups + 2) * n * n + 6 * n * rows)
+        return itemsize * ((squares + 11) * n * n + 11 * n * rows)
+    return itemsize * ((squares + 4) * n * n + 2 * n * rows)
 
 
 def _check_sampling(
