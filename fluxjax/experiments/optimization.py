@@ -102,15 +102,14 @@ _exact_gaussian_fluxes = functools.partial(_exact_values, fj.exact_gaussian_flux
 _exact_moment_fluxes = functools.partial(_exact_values, fj.exact_moment_flux)
 
 
-@_in_float64
-def _exact_rates(nets) -> np.ndarray:
-    """The mean exact stationary firing rate of each network, in float64."""
-    rates = []
-    for net in nets:
-        net = _as_float64(net)
-        states = fj.info.all_states(net.num_neurons, jnp.float64)
-        rates.append(float(jnp.mean(fj.stationary_distribution(net) @ states)))
-    return np.array(rates)
+@eqx.filter_jit
+def _mean_rate(net: fj.BinaryNetwork) -> jax.Array:
+    """The mean of the exact stationary firing rates of ``net`` (enumeration)."""
+    states = fj.info.all_states(net.num_neurons, net.weights.dtype)
+    return jnp.mean(fj.stationary_distribution(net) @ states)
+
+
+_exact_rates = functools.partial(_exact_values, _mean_rate)
 
 
 @_in_float64
