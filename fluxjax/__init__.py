@@ -38,6 +38,11 @@ from .info.exact import (
     transition_matrix as transition_matrix,
     weight_components as weight_components,
 )
+from .info.gaussian import (
+    exact_gaussian_flux as exact_gaussian_flux,
+    exact_moment_flux as exact_moment_flux,
+    gaussian_information as gaussian_information,
+)
 from .info.moments import (
     FluxBounds as FluxBounds,
     flux_bounds as flux_bounds,
@@ -76,6 +81,7 @@ from .network import (
     BinaryNetwork as BinaryNetwork,
 )
 from .optimize import (
+    INFOMAX_TARGET_RATE as INFOMAX_TARGET_RATE,
     FluxObjective as FluxObjective,
     HillClimbHistory as HillClimbHistory,
     History as History,

@@ -71,6 +71,26 @@ def _log_det_jvp(primals, tangents):
     return _log_det_of_cholesky(lower), tangent
 
 
+def log_det_correlation(
+    covariance: Float[Array, "k k"], variance: Float[Array, " k"]
+) -> Float[Array, ""]:
+    """The log-determinant of R = D^-1/2 C D^-1/2, D = diag(``variance``), R_ii = 1.
+
+    A unit whose variance is at most eps(dtype) times the largest is constant: its row
+    and column of R are the identity's (a constant unit is independent of the others
+    and adds nothing), where its row of C / sqrt(D) would be rounding noise divided by
+    a vanishing scale. Differentiable (double ``where``): a constant unit gets a zero
+    derivative. The scale-free log-determinant of Gaussian information measures
+    (total correlation -1/2 log det R; the lagged information of
+    :func:`fluxjax.info.gaussian.gaussian_information`).
+    """
+    dtype = covariance.dtype
+    constant = variance <= jnp.finfo(dtype).eps * jnp.max(variance)
+    scale = jnp.where(constant, 0.0, jax.lax.rsqrt(jnp.where(constant, 1.0, variance)))
+    R = covariance * scale[:, None] * scale[None, :]
+    return log_det(jnp.where(jnp.eye(R.shape[0], dtype=bool), 1.0, R))
+
+
 #: (eigenvalues ascending, eigenvectors as columns) of a symmetric matrix; values only
 #: (no derivatives).
 eigh = jax.custom_batching.sequential_vmap(lambda a: jnp.linalg.eigh(a))

@@ -434,6 +434,23 @@ def _ascent_step(params, opt_state, key, static, mask, rule):
     return params, opt_state, -neg_value, grad_norm, finite
 
 
+INFOMAX_TARGET_RATE = 0.05
+"""The target firing rate of Recurrent Infomax's threshold rule (Tanaka, Kaneko & Aoyagi
+2009): ``self_organize(net, key, steps, target=INFOMAX_TARGET_RATE)`` runs it.
+
+Its thresholds h_i follow h_i <- h_i + eps (x_i(t+1) - p_bar) with eps = 0.01, the
+neuron firing with probability p_max sigmoid(sum_j W_ij x_j - h_i) (the authors'
+sample code, RI_sample): with the bias v_i = -h_i this is :func:`self_organize`'s rule
+v_i <- v_i - eps (s_i(t+1) - target) with target = p_bar, in one step and at the same
+default rate. p_bar = 0.05 is the paper's free-running setting (Fig. 6: sequences and
+cell assemblies, with reliable neurons, p_max = 0.95, the closest to fluxjax's
+p_max = 1); its avalanche setting (Fig. 8) uses p_bar = 0.01 with p_max = 0.5.
+Recurrent Infomax also learns the weights, by gradient ascent on the Gaussian lagged
+information (:func:`fluxjax.exact_gaussian_flux`); the rule here is its threshold
+part alone.
+"""
+
+
 class SelfOrganizationHistory(NamedTuple):
     """What :func:`self_organize` records.
 
@@ -475,7 +492,9 @@ def self_organize(
         v_i <- v_i - rate * (s_i(t+1) - target),
 
     in raw weight units (inside the division by the temperature). The fixed point has
-    each neuron firing a fraction ``target`` of the time. The dynamics are those of
+    each neuron firing a fraction ``target`` of the time; with ``target`` =
+    :data:`INFOMAX_TARGET_RATE` it is the threshold rule of Recurrent Infomax (Tanaka,
+    Kaneko & Aoyagi 2009). The dynamics are those of
     :func:`fluxjax.simulate` (same key schedule), with the biases changing on the way.
 
     Args:

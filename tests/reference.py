@@ -261,6 +261,60 @@ def transfer_entropy(W, b, target, temperature=1.0, noise=0.0):
 
 
 # ---------------------------------------------------------------------------
+# Gaussian approximations from the exact stationary moments
+# ---------------------------------------------------------------------------
+
+
+def gaussian_lagged_information(C0, C1):
+    """Gaussian MI of x_t and x_{t+1} in nats, Schur form with numpy's slogdet.
+
+    1/2 log det C0 - 1/2 log det(C0 - C1^T C0^-1 C1), C1 = Cov(x_t, x_{t+1}).
+    """
+    C0, C1 = np.asarray(C0, np.float64), np.asarray(C1, np.float64)
+    conditional = C0 - C1.T @ np.linalg.solve(C0, C1)
+    return 0.5 * (np.linalg.slogdet(C0)[1] - np.linalg.slogdet(conditional)[1])
+
+
+def stationary_moments(W, b, temperature=1.0, noise=0.0):
+    """(m, C0, C1) of the stationary chain, C1 summed over the joint table pi_a P_ab."""
+    P = transition_matrix(W, b, temperature, noise)
+    pi = stationary(P)
+    X = all_states(np.asarray(W).shape[0]).astype(np.float64)
+    m = pi @ X
+    D = X - m
+    C0 = D.T @ (pi[:, None] * D)
+    C1 = D.T @ (pi[:, None] * P) @ D  # sum_ab pi_a P_ab (x_a - m)(x_b - m)^T
+    return m, C0, C1
+
+
+def gaussian_flux(W, b, temperature=1.0, noise=0.0):
+    """Recurrent Infomax's I_G of the exact stationary moments, in bits."""
+    _, C0, C1 = stationary_moments(W, b, temperature, noise)
+    return gaussian_lagged_information(C0, C1) / math.log(2.0)
+
+
+def moment_flux(W, b, temperature=1.0, noise=0.0):
+    """U1 - TC_G of the exact stationary moments, in bits.
+
+    U1 = sum_i h(m_i) - sum_a pi_a sum_i h(p_i(a)); TC_G = -1/2 log det of the
+    correlation matrix of C0.
+    """
+    n = np.asarray(W).shape[0]
+    P = transition_matrix(W, b, temperature, noise)
+    pi = stationary(P)
+    X = all_states(n)
+    p = firing_prob(W, b, temperature, noise, X)
+    m, C0, _ = stationary_moments(W, b, temperature, noise)
+
+    u1 = sum(entropy_bits([mi, 1 - mi]) for mi in m) - sum(
+        pi[a] * sum(entropy_bits([q, 1 - q]) for q in p[a]) for a in range(2**n)
+    )
+    scale = 1 / np.sqrt(np.diag(C0))
+    R = C0 * scale[:, None] * scale[None, :]
+    return u1 + 0.5 * np.linalg.slogdet(R)[1] / math.log(2.0)
+
+
+# ---------------------------------------------------------------------------
 # Plug-in estimators from trajectories
 # ---------------------------------------------------------------------------
 

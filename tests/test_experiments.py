@@ -506,6 +506,7 @@ def test_gradient_optimum_is_a_local_maximum_of_the_reference_flux():
         optimization._exact_flux_objective,
         config,
         (fj.exact_flux, range(6)),
+        optimization._exact_full_fluxes,
     )
     biases = np.asarray(optimum.biases)
     best = ref.flux(W, biases)
@@ -533,6 +534,7 @@ def test_isolated_core_indicator_optimum_is_a_local_maximum():
         optimization._indicator,
         config,
         (optimization._indicator, optimization.MEASURED),
+        optimization._exact_totals,
     )
     W, T = np.asarray(core.weights), float(core.temperature)
     biases = np.asarray(optimum.biases)

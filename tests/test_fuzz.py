@@ -163,6 +163,17 @@ FUNCTIONS = {
     "exact_flux.max_neurons": lambda v: fj.exact_flux(NET, max_neurons=v),
     "exact_entropy.components": lambda v: fj.exact_entropy(NET, components=v),
     "exact_triplet_flux.triplets": lambda v: fj.exact_triplet_flux(NET, v),
+    "exact_gaussian_flux.net": lambda v: fj.exact_gaussian_flux(v),
+    "exact_moment_flux.max_neurons": lambda v: fj.exact_moment_flux(NET, max_neurons=v),
+    "gaussian_information.covariance": lambda v: fj.gaussian_information(
+        v, np.zeros((2, 2))
+    ),
+    "gaussian_information.lagged_covariance": lambda v: fj.gaussian_information(
+        np.eye(2), v
+    ),
+    "gaussian_information.base": lambda v: fj.gaussian_information(
+        np.eye(2), 0.5 * np.eye(2), base=v
+    ),
     # plug-in
     "plugin_flux.states": lambda v: fj.plugin_flux(v),
     "plugin_flux.correction": lambda v: fj.plugin_flux(

@@ -406,6 +406,7 @@ def test_single_bias_gains_refuse_float32_round_off_at_an_optimum():
         optimization._exact_flux_objective,
         config,
         (fj.exact_flux, range(6)),
+        optimization._exact_full_fluxes,
     )
     biases = np.asarray(optimum.biases, np.float64)
     expected = _reference_gains(W, biases, 0.01)

@@ -184,3 +184,33 @@ def test_rule_at_n1000_settles_at_the_logit():
     expected = T * np.log(target / (1 - target))
     assert abs(settled.mean() - expected) < 0.02
     assert np.max(np.abs(settled - expected)) < 0.2
+
+
+@pytest.mark.float64
+def test_infomax_rule_settles_at_its_target_rate():
+    """Recurrent Infomax's threshold rule is self_organize at INFOMAX_TARGET_RATE with
+    the paper's eps = 0.01. Its fixed point: the exact stationary rates of the
+    adapted network (enumeration), averaged over the bias snapshots of the last half
+    of each run, equal the target within the sampling error of the rule, measured as
+    the spread of six independent runs (4 standard errors)."""
+    W, _ = random_weights(np.random.default_rng(29), 3, scale=2.0)
+    start = fj.BinaryNetwork(W, np.zeros(3), dtype=jnp.float64)
+    states = fj.info.all_states(3, jnp.float64)
+
+    def exact_rates(biases):
+        net = fj.BinaryNetwork(W, biases, dtype=jnp.float64)
+        return fj.stationary_distribution(net) @ states
+
+    target = fj.INFOMAX_TARGET_RATE
+    assert np.all(np.abs(exact_rates(start.biases) - target) > 0.2)  # far at first
+    runs = []
+    for k in range(6):
+        _, history = fj.self_organize(
+            start, jax.random.key(k), 60_000, rate=0.01, target=target, snapshots=100
+        )
+        settled = np.asarray(history.biases)[50:]
+        runs.append(np.mean([exact_rates(b) for b in settled], axis=0))
+    runs = np.array(runs)  # (runs, neurons)
+    stderr = runs.std(axis=0, ddof=1) / np.sqrt(len(runs))
+    assert np.all(stderr < 0.01)  # the rule's fluctuation is small against the target
+    assert np.all(np.abs(runs.mean(axis=0) - target) < 4 * stderr)

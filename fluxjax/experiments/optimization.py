@@ -1,7 +1,7 @@
 """Claims 4 and 5: individually optimised biases, and a local rule that finds them.
 
 On each seed's isolated core (10 neurons, 1024 states, sigma = 0) the flux indicator
-is exact and differentiable, so the biases are optimised five ways and every result
+is exact and differentiable, so the biases are optimised nine ways and every result
 is scored exactly (float64): gradient ascent on the exact indicator and on the exact
 full-state flux (``optimize_biases`` on the exact indicator and flux; two starts, the better
 finished by Newton's method), gradient ascent on the soft estimate of the full-state
@@ -10,6 +10,16 @@ indicator), and the homeostatic self-organisation rule v_i <- v_i - eps (s_i - 1
 run from v = 0. Each gradient optimum is checked to be a local maximum: no
 single-bias change of ±0.01 improves it by more than float64 round-off.
 Bar 5 of Fig. 6(a) is the gradient optimum, sampled like the other bars.
+
+The prior art's objectives and rules are baselines (issue 29), each optimum scored by
+the exact flux: gradient ascent (as the full flux's) on Recurrent Infomax's Gaussian
+lagged information I_G and on the large-n estimator's functional U1 - TC_G, both of
+the exact stationary moments (``exact_gaussian_flux``, ``exact_moment_flux``);
+Recurrent Infomax's threshold rule, the same homeostatic rule at its own target rate
+(``INFOMAX_TARGET_RATE``); and Triesch's intrinsic plasticity (gain and bias, toward
+an exponential rate distribution of mean 0.2), run free (zero input) from v = 0 as
+long as the rules. :class:`ObjectiveScores` scores every result under I_G and
+U1 - TC_G too, with its mean firing rate, which shows where I_G misleads.
 """
 
 import functools
@@ -25,6 +35,7 @@ import optax
 from matplotlib.figure import Figure
 
 import fluxjax as fj
+from fluxjax import reservoir as rc
 
 from ._common import (
     TRIPLETS,
@@ -81,9 +92,24 @@ def _exact_totals(nets) -> np.ndarray:
 
 
 @_in_float64
-def _exact_full_fluxes(nets) -> np.ndarray:
-    """The exact full-state flux of each network, in float64."""
-    return np.array([float(fj.exact_flux(_as_float64(n))) for n in nets])
+def _exact_values(function, nets) -> np.ndarray:
+    """``function(net)`` (an exact measure, bits) of each network, in float64."""
+    return np.array([float(function(_as_float64(n))) for n in nets])
+
+
+_exact_full_fluxes = functools.partial(_exact_values, fj.exact_flux)
+_exact_gaussian_fluxes = functools.partial(_exact_values, fj.exact_gaussian_flux)
+_exact_moment_fluxes = functools.partial(_exact_values, fj.exact_moment_flux)
+
+
+@eqx.filter_jit
+def _mean_rate(net: fj.BinaryNetwork) -> jax.Array:
+    """The mean of the exact stationary firing rates of ``net`` (enumeration)."""
+    states = fj.info.all_states(net.num_neurons, net.weights.dtype)
+    return jnp.mean(fj.stationary_distribution(net) @ states)
+
+
+_exact_rates = functools.partial(_exact_values, _mean_rate)
 
 
 @_in_float64
@@ -174,6 +200,16 @@ def _indicator(net: fj.BinaryNetwork, key=None):
     return intra + inter
 
 
+def _gaussian_objective(net: fj.BinaryNetwork, key=None):
+    """Recurrent Infomax's I_G of the exact moments as an objective ``(net, key)``."""
+    return fj.exact_gaussian_flux(net)
+
+
+def _moment_objective(net: fj.BinaryNetwork, key=None):
+    """U1 - TC_G of the exact moments as an objective ``(net, key) -> bits``."""
+    return fj.exact_moment_flux(net)
+
+
 def _converged_at(snapshots: np.ndarray, steps: np.ndarray, tolerance: float) -> int:
     """When the biases settle (-1: still moving at the end).
 
@@ -214,8 +250,45 @@ class LocalMaximum(NamedTuple):
     full_flux_gain: list[float]
 
 
+class ObjectiveScores(NamedTuple):
+    """Every scored network under the Gaussian objectives, exactly, per seed.
+
+    Attributes:
+        gaussian: Recurrent Infomax's I_G of the exact moments (bits).
+        moments: U1 - TC_G of the exact moments (bits).
+        firing_rate: the mean of the exact stationary firing rates.
+    """
+
+    gaussian: dict[str, list[float]]
+    moments: dict[str, list[float]]
+    firing_rate: dict[str, list[float]]
+
+
+class CouplingProbe(NamedTuple):
+    """Gradient ascent on each objective on E/I networks of growing coupling (exact).
+
+    One network ``fj.ei_network(8, strength=J)`` per seed and coupling J, optimised
+    from its 50 %-firing biases (plus N(0, 0.1^2)) by Adam on each objective of
+    :data:`PROBE_OBJECTIVES`; each optimum scored exactly (float64, bits).
+
+    Attributes:
+        strengths: the couplings J.
+        flux: per objective, per seed, per J: the exact flux at its optimum.
+        gaussian: the same for I_G at that optimum (its over-estimate of the flux).
+    """
+
+    strengths: list[float]
+    flux: dict[str, list[list[float]]]
+    gaussian: dict[str, list[list[float]]]
+
+
 class OptimizationResult(NamedTuple):
-    """Claims 4 and 5: every method's biases, scored exactly, per seed (bits)."""
+    """Claims 4 and 5: every method's biases, scored exactly, per seed (bits).
+
+    ``temperatures`` holds the per-neuron temperatures of the methods that adapt them
+    (intrinsic plasticity's gains); ``objective_scores`` every scored network under
+    I_G and U1 - TC_G.
+    """
 
     optimized_biases: IndicatorSummary
     per_seed_total: dict[str, list[float]]
@@ -231,25 +304,31 @@ class OptimizationResult(NamedTuple):
     gradient_is_local_maximum: list[bool]
     full_flux_gradient_is_local_maximum: list[bool]
     self_organization_converged_at: list[int]
+    temperatures: dict[str, list[list[float]]]
+    objective_scores: ObjectiveScores
+    coupling: CouplingProbe
 
 
 class SeedOptimization(NamedTuple):
     """One seed's optimisations, a unit of work.
 
-    Each method's biases, seconds and objective trace, and the step at which
-    self-organisation settled.
+    Each method's biases, seconds and objective trace, the temperatures of the
+    methods that adapt them, and the step at which self-organisation settled.
     """
 
     biases: dict[str, list[float]]
     seconds: dict[str, float]
     curves: dict[str, list[float]]
     settled: int
+    temperatures: dict[str, list[float]]
+    coupling_flux: dict[str, list[float]]
+    coupling_gaussian: dict[str, list[float]]
 
 
 def run(
     config: StudyConfig, checkpoints: Checkpoints = no_checkpoints
 ) -> OptimizationResult:
-    """Optimises each seed's isolated-core biases five ways; scores everything exactly.
+    """Optimises each seed's isolated-core biases nine ways; scores everything exactly.
 
     Each seed's optimisations (:class:`SeedOptimization`) go through
     ``checkpoints``, so a run that is killed resumes after its last finished seed.
@@ -263,6 +342,8 @@ def run(
     seconds = {name: [] for name in methods}
     curves = {name: [] for name in methods}
     converged_at = []
+    coupling_flux = {name: [] for name in PROBE_OBJECTIVES}
+    coupling_gaussian = {name: [] for name in PROBE_OBJECTIVES}
     for k, (seed, start) in enumerate(zip(seeds, zero, strict=True)):
         outcome = checkpoints(
             f"seed{seed}",
@@ -270,10 +351,16 @@ def run(
             functools.partial(_optimize_one, start, jax.random.fold_in(key, k), config),
         )
         for name in METHODS:
-            methods[name].append(with_fields(start, biases=outcome.biases[name]))
+            fields = {"biases": outcome.biases[name]}
+            if name in outcome.temperatures:
+                fields["temperature"] = outcome.temperatures[name]
+            methods[name].append(with_fields(start, **fields))
             seconds[name].append(outcome.seconds[name])
             curves[name].append(outcome.curves[name])
         converged_at.append(outcome.settled)
+        for name in PROBE_OBJECTIVES:
+            coupling_flux[name].append(outcome.coupling_flux[name])
+            coupling_gaussian[name].append(outcome.coupling_gaussian[name])
     gains = [_single_bias_gains(n, _indicator) for n in methods["gradient_exact"]]
     full_gains = [
         _single_bias_gains(n, fj.exact_flux) for n in methods["gradient_exact_full"]
@@ -292,6 +379,12 @@ def run(
     }
     exact = {name: _exact_indicators(nets) for name, nets in scored.items()}
     full_flux = {name: _exact_full_fluxes(nets) for name, nets in scored.items()}
+    scores = ObjectiveScores(
+        *(
+            {name: score(nets).tolist() for name, nets in scored.items()}
+            for score in (_exact_gaussian_fluxes, _exact_moment_fluxes, _exact_rates)
+        )
+    )
     embedded = _embedded_soft(networks, jax.random.fold_in(key, 7), config)
     # Bar 5: the gradient optimum, sampled exactly like the other bars.
     intra, inter = flux_indicator(
@@ -330,20 +423,28 @@ def run(
             g <= LOCAL_MAXIMUM_TOLERANCE for g in full
         ],
         self_organization_converged_at=converged_at,
+        temperatures={
+            name: [np.asarray(n.temperature).tolist() for n in methods[name]]
+            for name in ADAPTS_TEMPERATURE
+        },
+        objective_scores=scores,
+        coupling=CouplingProbe(list(PROBE_STRENGTHS), coupling_flux, coupling_gaussian),
     )
 
 
-def _gradient_optimum(start, key, objective, config: StudyConfig, polish):
+def _gradient_optimum(start, key, objective, config: StudyConfig, polish, score):
     """Adam on an exact objective (float64, rate 0.2 -> 0.001), then Newton.
 
-    Two starts: the 50 %-firing bias and the best uniform bias, each plus
-    N(0, 0.1^2). The jitter matters: the 50 %-firing bias is a critical point (the
-    flux is symmetric under v -> -sum_j W_j - v, whose fixed point it is) and, for
-    these cores, a saddle. Newton's method polishes the better of the two Adam
-    results. Returns ``(net, seconds, trace)``.
+    Two starts: the 50 %-firing bias and the best uniform bias (by ``score``, the
+    objective's exact values of a list of networks), each plus N(0, 0.1^2). The
+    jitter matters: the 50 %-firing bias is a critical point (the flux is symmetric
+    under v -> -sum_j W_j - v, whose fixed point it is) and, for these cores, a
+    saddle. Newton's method polishes the better of the two Adam results (by
+    ``score``), unless ``polish`` is None (the baselines: Adam's optimum is scored by
+    the exact flux, which changes by far less than the differences between
+    objectives). Returns ``(net, seconds, trace)``.
     """
     n = start.num_neurons
-    score = _exact_totals if objective is _indicator else _exact_full_fluxes
     centres = [
         np.asarray(start.half_firing_biases()),
         np.full(n, _best_uniform_bias(start, config, score)),
@@ -358,7 +459,8 @@ def _gradient_optimum(start, key, objective, config: StudyConfig, polish):
         )
         found.append((float(score([net])[0]), net, history.objective.tolist()))
     _, best, trace = max(found, key=lambda item: item[0])
-    optimum = with_fields(start, biases=_newton_polish(best, *polish))
+    biases = best.biases if polish is None else _newton_polish(best, *polish)
+    optimum = with_fields(start, biases=np.asarray(biases))
     return optimum, time.perf_counter() - clock, trace
 
 
@@ -398,7 +500,7 @@ def _optimize_one(start: fj.BinaryNetwork, key, config: StudyConfig):
     """
     outcome = {
         "gradient_exact": _gradient_optimum(
-            start, key, _indicator, config, (_indicator, MEASURED)
+            start, key, _indicator, config, (_indicator, MEASURED), _exact_totals
         ),
         "gradient_exact_full": _gradient_optimum(
             start,
@@ -406,6 +508,23 @@ def _optimize_one(start: fj.BinaryNetwork, key, config: StudyConfig):
             _exact_flux_objective,
             config,
             (fj.exact_flux, range(start.num_neurons)),
+            _exact_full_fluxes,
+        ),
+        "gradient_gaussian": _gradient_optimum(
+            start,
+            jax.random.fold_in(key, 5),
+            _gaussian_objective,
+            config,
+            None,
+            _exact_gaussian_fluxes,
+        ),
+        "gradient_moments": _gradient_optimum(
+            start,
+            jax.random.fold_in(key, 6),
+            _moment_objective,
+            config,
+            None,
+            _exact_moment_fluxes,
         ),
     }
     clock = time.perf_counter()
@@ -431,27 +550,103 @@ def _optimize_one(start: fj.BinaryNetwork, key, config: StudyConfig):
         time.perf_counter() - clock,
         history.objective.tolist(),
     )
+    net, seconds, trace, history = _homeostatic(
+        start, jax.random.fold_in(key, 3), 0.5, config
+    )
+    settled = _converged_at(np.asarray(history.biases), np.asarray(history.steps), 0.5)
+    outcome["self_organized"] = (net, seconds, trace)
+    outcome["infomax_rule"] = _homeostatic(
+        start, jax.random.fold_in(key, 8), fj.INFOMAX_TARGET_RATE, config
+    )[:3]
+    clock = time.perf_counter()
+    net = _intrinsic_plasticity(start, jax.random.fold_in(key, 9), config)
+    outcome["intrinsic_plasticity"] = (net, time.perf_counter() - clock, [])
+    optima = _coupling_probe(jax.random.fold_in(key, 10), config)
+    return SeedOptimization(
+        biases={k: np.asarray(net.biases).tolist() for k, (net, *_) in outcome.items()},
+        seconds={k: float(secs) for k, (_, secs, _) in outcome.items()},
+        curves={k: [float(v) for v in trace] for k, (*_, trace) in outcome.items()},
+        settled=int(settled),
+        temperatures={
+            k: np.broadcast_to(outcome[k][0].temperature, start.num_neurons).tolist()
+            for k in ADAPTS_TEMPERATURE
+        },
+        coupling_flux={
+            k: _exact_full_fluxes(nets).tolist() for k, nets in optima.items()
+        },
+        coupling_gaussian={
+            k: _exact_gaussian_fluxes(nets).tolist() for k, nets in optima.items()
+        },
+    )
+
+
+PROBE_STRENGTHS = (1.0, 2.0, 4.0, 8.0)
+"""The couplings J of the probe's E/I networks (``fj.ei_network(8, strength=J)``)."""
+PROBE_NEURONS = 8
+"""The size of the probe's networks (16 times cheaper per exact step than the core's
+10; the three objectives compile once more for it)."""
+PROBE_OBJECTIVES = {
+    "flux": _exact_flux_objective,
+    "moments": _moment_objective,
+    "gaussian": _gaussian_objective,
+}
+"""The probe's objectives: the exact flux, U1 - TC_G and I_G (exact moments)."""
+
+
+def _coupling_probe(key, config: StudyConfig) -> dict[str, list[fj.BinaryNetwork]]:
+    """Per objective, its Adam optimum on an 8-neuron E/I network per coupling J.
+
+    The networks and the jittered 50 %-firing starts come from ``key``; every
+    objective starts from the same biases (float64, :func:`_ascend`).
+    """
+    optima = {name: [] for name in PROBE_OBJECTIVES}
+    for k, strength in enumerate(PROBE_STRENGTHS):
+        net_key, jitter_key, ascend_key = jax.random.split(
+            jax.random.fold_in(key, k), 3
+        )
+        net = fj.ei_network(PROBE_NEURONS, key=net_key, strength=strength)
+        jitter = 0.1 * np.asarray(jax.random.normal(jitter_key, (PROBE_NEURONS,)))
+        start = with_fields(net, biases=np.asarray(net.half_firing_biases()) + jitter)
+        for name, objective in PROBE_OBJECTIVES.items():
+            optimum, _ = _ascend(start, ascend_key, objective, config)
+            optima[name].append(optimum)
+    return optima
+
+
+def _homeostatic(start: fj.BinaryNetwork, key, target: float, config: StudyConfig):
+    """The homeostatic rule at ``target`` from ``start``: (net, seconds, trace, history).
+
+    ``target`` 1/2 is the paper's rule; :data:`fluxjax.INFOMAX_TARGET_RATE` is
+    Recurrent Infomax's threshold rule. The trace is the exact indicator at 20 of the
+    bias snapshots.
+    """
     clock = time.perf_counter()
     net, history = fj.self_organize(
         start,
-        jax.random.fold_in(key, 3),
+        key,
         config.self_organization_steps,
         rate=0.01,
-        target=0.5,
+        target=target,
         burn_in=1_000,
     )
     seconds = time.perf_counter() - clock
     snapshots = np.asarray(history.biases)
     every = snapshots[:: max(1, len(snapshots) // 20)]
     trace = _exact_totals([with_fields(start, biases=b) for b in every]).tolist()
-    settled = _converged_at(snapshots, np.asarray(history.steps), 0.5)
-    outcome["self_organized"] = (net, seconds, trace)
-    return SeedOptimization(
-        biases={k: np.asarray(net.biases).tolist() for k, (net, *_) in outcome.items()},
-        seconds={k: float(secs) for k, (_, secs, _) in outcome.items()},
-        curves={k: [float(v) for v in trace] for k, (*_, trace) in outcome.items()},
-        settled=int(settled),
-    )
+    return net, seconds, trace, history
+
+
+def _intrinsic_plasticity(start: fj.BinaryNetwork, key, config: StudyConfig):
+    """Triesch's intrinsic plasticity on the free-running core (zero input).
+
+    Gains and biases adapt for as many updates as the homeostatic rules run, at the
+    library's defaults (target mean 0.2, learning rate 10^-3); the network returned
+    has the adapted per-neuron temperature 1 / a and biases c / a.
+    """
+    n = start.num_neurons
+    steps = config.self_organization_steps
+    reservoir = rc.Reservoir(start, np.zeros((1, n)))
+    return rc.intrinsic_plasticity(reservoir, key, np.zeros((steps, 1))).network
 
 
 def _embedded_soft(networks, key, config: StudyConfig) -> EmbeddedSoft:
@@ -544,13 +739,32 @@ METHODS = (
     "gradient_soft",
     "hill_climb",
     "self_organized",
+    "gradient_gaussian",
+    "gradient_moments",
+    "infomax_rule",
+    "intrinsic_plasticity",
 )
+BASELINES = (
+    "gradient_exact_full",
+    "gradient_moments",
+    "gradient_gaussian",
+    "self_organized",
+    "infomax_rule",
+    "intrinsic_plasticity",
+)
+"""The methods of the objective comparison (issue 29), in the report's order."""
+ADAPTS_TEMPERATURE = ("intrinsic_plasticity",)
+"""Methods that adapt the per-neuron temperature (gain) as well as the biases."""
 METHOD_LABELS = {
     "gradient_exact": "gradient (exact indicator)",
     "gradient_exact_full": "gradient (exact full flux)",
     "gradient_soft": "gradient (soft)",
     "hill_climb": "hill climb",
     "self_organized": "self-organisation",
+    "gradient_moments": "gradient (exact U1 − TC_G)",
+    "gradient_gaussian": "gradient (exact I_G, Recurrent Infomax)",
+    "infomax_rule": f"Recurrent Infomax rule (rate {fj.INFOMAX_TARGET_RATE:g})",
+    "intrinsic_plasticity": "intrinsic plasticity (Triesch)",
     "uniform_optimal_bias": "uniform optimal bias",
     "half_firing_bias": "50 %-firing bias",
     "isolated": "isolated (v = 0)",
@@ -570,7 +784,7 @@ def plot(result: OptimizationResult) -> Figure:
         range(len(names)),
         totals,
         xerr=errors,
-        color=["C0", "C4", "C1", "C2", "C3", "C5", "C7", "k"],
+        color=[f"C{k % 10}" for k in range(len(names) - 1)] + ["k"],
     )
     axes[0].set_yticks(range(len(names)), [METHOD_LABELS[n] for n in names], fontsize=8)
     axes[0].invert_yaxis()

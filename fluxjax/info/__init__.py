@@ -1,4 +1,4 @@
-"""Information measures: exact enumeration, plug-in and NSB estimators, in bits."""
+"""Information measures: exact, Gaussian, plug-in and NSB estimators, in bits."""
 
 from .._codes import all_states as all_states
 from .exact import (
@@ -10,6 +10,11 @@ from .exact import (
     stationary_distribution as stationary_distribution,
     transition_matrix as transition_matrix,
     weight_components as weight_components,
+)
+from .gaussian import (
+    exact_gaussian_flux as exact_gaussian_flux,
+    exact_moment_flux as exact_moment_flux,
+    gaussian_information as gaussian_information,
 )
 from .moments import (
     FluxBounds as FluxBounds,
