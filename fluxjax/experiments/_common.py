@@ -7,8 +7,10 @@ the one JAX key from which each experiment folds its own.
 
 import dataclasses
 import functools
+import subprocess
 import warnings
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import equinox as eqx
@@ -442,3 +444,17 @@ settings and code (:class:`fluxjax.experiments.reproduce.UnitStore`)."""
 def no_checkpoints(name: str, kind: Any, compute: Callable[[], Any]) -> Any:
     """Computes every unit: a part run on its own, outside ``fluxjax reproduce``."""
     return compute()
+
+
+def git_commit() -> str | None:
+    """The commit of the checkout that holds this code (None outside a git checkout)."""
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None

@@ -24,7 +24,6 @@ import json
 import os
 import platform
 import shutil
-import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -49,7 +48,7 @@ from . import (
     resonance,
     scaling,
 )
-from ._common import Checkpoints, StudyConfig
+from ._common import Checkpoints, StudyConfig, git_commit
 from .claims import Study, judge
 
 
@@ -116,19 +115,6 @@ def _write_json(path: Path, value) -> None:
     temporary = path.with_suffix(".tmp")
     temporary.write_text(json.dumps(to_json(value), indent=1))
     os.replace(temporary, path)
-
-
-def _git_commit() -> str | None:
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=Path(__file__).parent,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
 
 
 @functools.cache
@@ -393,7 +379,7 @@ def _reproduce(config, out_dir: Path, progress: bool, reuse_stale: bool) -> dict
         "device": str(jax.devices()[0]),
         "dtype": str(np.asarray(fj.BinaryNetwork([[0.0]], [0.0]).weights).dtype),
         "python": platform.python_version(),
-        "git_commit": _git_commit(),
+        "git_commit": git_commit(),
         "source_sha256": provenance()["source_sha256"],
         "stale_parts": stale,
         "units": "bits",
