@@ -38,6 +38,7 @@ import fluxjax as fj
 from ..io import from_json, to_json
 from . import (
     bars,
+    brunel,
     controls,
     embedding,
     fluctuations,
@@ -80,6 +81,7 @@ PARTS: dict[str, Part] = {
     "scaling": Part(
         lambda c, done, units: scaling.run(c, units), scaling.ScalingResult
     ),
+    "brunel": Part(lambda c, done, units: brunel.run(c, units), brunel.BrunelResult),
 }
 
 OPTIMIZATION_ONLY = (
@@ -95,6 +97,7 @@ PART_ONLY = {
     "fluctuations": ("fluctuation_scales",),
     "reservoir": ("reservoir",),
     "scaling": ("scaling",),
+    "brunel": ("brunel",),
 }
 """The settings that only one part reads, by part: changing them keeps the others."""
 

@@ -1,0 +1,406 @@
+"""Is a circuit that nobody here wrote at its flux optimum? The Brunel (2000) network.
+
+The study's question asked of spikes: the shipped recording of 50 units of a
+1000-neuron balanced network of leaky integrate-and-fire neurons, simulated with
+Brian2 (:func:`fluxjax.data.load_brunel`; :mod:`.brunel_simulation` made it), in the
+regimes of Brunel's Fig. 8. Per regime and bin width:
+
+1. bin the spikes (:func:`fluxjax.bin_spikes`) and drop the units that fire in no
+   bin or in every bin (their bias has no finite fit, and they carry no flux);
+2. fit the kinetic Ising model (:func:`fluxjax.fit_network`, L2 penalty chosen by
+   cross-validation over contiguous blocks);
+3. diagnose: the fit's flux from the front door (:func:`fluxjax.flux`: the network
+   simulated) against the flux from the data's own moments
+   (:func:`fluxjax.data_flux`): a gap of more than :data:`STATIONARITY_Z` standard
+   errors says that the fitted model does not describe the data (non-stationary
+   data, memory longer than one bin, hidden inputs);
+4. ask the question (:func:`fluxjax.flux_optimality`): the flux at the fitted biases,
+   at the 50 %-firing biases and at the biases that gradient ascent reaches from
+   the fitted ones, the gain, and the distances, with block-bootstrap standard
+   errors (each refit's biases optimised anew).
+
+The objective is the large-n estimate U1 - TC_G (:func:`fluxjax.moment_flux`) from
+``flux_steps_per_unit`` n transitions (at least ``min_flux_steps``). Flux is in bits per transition (one bin to
+the next); divided by the bin width it is a rate in bits per second. A cell outside
+the fit's validated regime is kept, and its ``problems`` say why: fewer than
+:data:`MIN_TRANSITIONS_PER_UNIT` transitions per unit, dropped units, a fit that did
+not converge, the data-model gap, a flux estimate with a warning, an ascent that
+ended below the 50 %-firing flux.
+"""
+
+import functools
+import math
+import time
+from collections.abc import Callable
+from typing import NamedTuple
+
+import jax
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+from tqdm import tqdm
+
+import fluxjax as fj
+
+from ._common import (
+    BrunelFitConfig,
+    Checkpoints,
+    StudyConfig,
+    adam,
+    caught_warnings,
+    flux_objective,
+    no_checkpoints,
+)
+
+
+MIN_TRANSITIONS_PER_UNIT = 100
+"""Below T = 100 n transitions the fit's flux was off by up to 28 % on known networks
+(the penalty chosen for prediction shrinks it; benchmarks/README.md, "From recordings
+to flux"); such cells are flagged."""
+STATIONARITY_Z = 3.0
+"""data_flux and the fit's own flux differ by more than this many standard errors:
+the fitted model does not describe the data (flagged)."""
+AT_OPTIMUM_TOLERANCE = 0.01
+"""The fitted biases are at the optimum when the gain is below this fraction of the
+optimised flux, or below twice its standard error."""
+
+
+class Flux(NamedTuple):
+    """A value and its standard error (bits, or bias units for a distance)."""
+
+    value: float
+    stderr: float
+
+
+class Cell(NamedTuple):
+    """One regime at one bin width.
+
+    The flux fields are None where no fit was possible (every unit constant).
+
+    Attributes:
+        regime: the key of :data:`fluxjax.data.BRUNEL_REGIMES`.
+        bin_width_ms: the bin width.
+        num_transitions: T, the transitions fitted.
+        num_units: n, the units fitted.
+        dropped_units: the units that fire in no bin or in every bin.
+        firing_probability: the mean over the fitted units of P(spike in a bin).
+        penalty: the L2 penalty chosen by cross-validation.
+        deviance_explained: the mean over units of the held-out deviance explained.
+        converged: whether every solve of the fit converged.
+        model_flux: the fit's flux, :func:`fluxjax.flux` (SE: sampling only).
+        data_flux: :func:`fluxjax.data_flux` (SE: jackknife over blocks).
+        stationarity_z: (data_flux - model_flux) / the SE of the difference.
+        fitted: the flux at the fitted biases (flux_optimality).
+        half_firing: at the 50 %-firing biases.
+        optimized: at the biases gradient ascent reaches from the fitted ones.
+        gain: optimized - fitted.
+        distance_to_half_firing: RMS(b_fit - b_half), in units of the weights.
+        distance_to_optimized: RMS(b_fit - b_opt).
+        problems: why the cell is outside the fit's validated regime ([] if not).
+        seconds: the cell's compute time.
+    """
+
+    regime: str
+    bin_width_ms: float
+    num_transitions: int
+    num_units: int
+    dropped_units: list[int]
+    firing_probability: float
+    penalty: float | None
+    deviance_explained: float | None
+    converged: bool | None
+    model_flux: Flux | None
+    data_flux: Flux | None
+    stationarity_z: float | None
+    fitted: Flux | None
+    half_firing: Flux | None
+    optimized: Flux | None
+    gain: Flux | None
+    distance_to_half_firing: Flux | None
+    distance_to_optimized: Flux | None
+    problems: list[str]
+    seconds: float
+
+
+class RegimeInfo(NamedTuple):
+    """A regime's parameters and its whole network's statistics (from the data set)."""
+
+    g: float
+    nu_ratio: float
+    description: str
+    statistics: dict[str, float]
+
+
+class BrunelResult(NamedTuple):
+    """The Brunel study (``results.json["parts"]["brunel"]``)."""
+
+    regimes: dict[str, RegimeInfo]
+    cells: list[Cell]
+    answer: str
+
+
+def _flux(estimate) -> Flux:
+    return Flux(float(estimate.value), float(estimate.stderr))
+
+
+def recorded_states(
+    recording: fj.SpikeRecording, bin_width_ms: float, config: BrunelFitConfig
+) -> np.ndarray:
+    """The first ``config.num_units`` units over ``config.duration_s``, binned."""
+    stop = min(recording.stop, recording.start + 1e3 * config.duration_s)
+    chosen = recording.unit_ids < config.num_units
+    states = fj.bin_spikes(
+        recording.spike_times[chosen],
+        recording.unit_ids[chosen],
+        bin_width=bin_width_ms,
+        start=recording.start,
+        stop=stop,
+        num_units=min(config.num_units, recording.num_units),
+    )
+    return np.asarray(states)
+
+
+def _fit_cell(states, key, config: BrunelFitConfig) -> dict:
+    """Fit, diagnostics and flux optimality of binary ``states`` (no constant unit)."""
+    model_key, optimality_key = jax.random.split(key)
+    T, n = states.shape[0] - 1, states.shape[1]
+    problems = []
+    if T < MIN_TRANSITIONS_PER_UNIT * n:
+        problems.append(
+            f"T = {T} transitions, {T / n:.1f} per unit: below the "
+            f"{MIN_TRANSITIONS_PER_UNIT} per unit at which the fit's flux was "
+            "validated"
+        )
+    net, info = fj.fit_network(
+        states, penalties=config.penalties, num_folds=config.num_folds
+    )
+    if not info.converged:
+        problems.append("the fit did not converge")
+    model, warned = caught_warnings(fj.flux, net, model_key)
+    if warned:
+        problems.append(f"fj.flux of the fit: {warned}")
+    data = fj.data_flux(states, net)
+    z = (float(data.value) - model.value) / math.hypot(float(data.stderr), model.stderr)
+    if not abs(z) <= STATIONARITY_Z:
+        problems.append(
+            f"data_flux {float(data.value):.3g} ± {float(data.stderr):.2g} bit and "
+            f"the fit's flux {model.value:.3g} ± {model.stderr:.2g} bit differ by "
+            f"{z:+.1f} SE: the kinetic Ising fit does not describe these data "
+            "(non-stationary, longer memory than one bin, or hidden inputs)"
+        )
+    found = dict(
+        penalty=float(info.penalty),
+        deviance_explained=float(np.mean(info.deviance_explained)),
+        converged=bool(info.converged),
+        model_flux=Flux(float(model.value), float(model.stderr)),
+        data_flux=_flux(data),
+        stationarity_z=float(z),
+    )
+    objective = flux_objective(
+        max(config.flux_steps_per_unit * n, config.min_flux_steps)
+    )
+    try:
+        result, warned = caught_warnings(
+            fj.flux_optimality,
+            states,
+            net,
+            info,
+            key=optimality_key,
+            objective=objective,
+            steps=config.gradient_steps,
+            optimizer=adam(config.learning_rate),
+            num_replicates=config.num_replicates,
+        )
+    except FloatingPointError as error:
+        problems.append(f"flux_optimality: {error}")
+        return dict(found, problems=problems)
+    if warned:
+        problems.append(f"flux_optimality: {warned}")
+    half, best = result.half_firing, result.optimized
+    if float(half.value) > float(best.value) + 2 * float(best.stderr):
+        problems.append(
+            "the ascent from the fitted biases ended below the 50 %-firing flux (a "
+            "local optimum, or too few steps): the gain is a lower bound"
+        )
+    names = (
+        "fitted",
+        "half_firing",
+        "optimized",
+        "gain",
+        "distance_to_half_firing",
+        "distance_to_optimized",
+    )
+    return dict(
+        found, problems=problems, **{k: _flux(getattr(result, k)) for k in names}
+    )
+
+
+def run_cell(
+    recording: fj.SpikeRecording,
+    bin_width_ms: float,
+    key: jax.Array,
+    config: BrunelFitConfig,
+) -> Cell:
+    """One regime at one bin width: bin, drop constant units, fit, ask the question."""
+    start = time.perf_counter()
+    states = recorded_states(recording, bin_width_ms, config)
+    rates = states[1:].mean(0)  # what the fit regresses on: the next states
+    constant = (rates == 0) | (rates == 1)
+    dropped = np.flatnonzero(constant).tolist()
+    kept = states[:, ~constant]
+    empty = {field: None for field in Cell._fields}
+    found: dict = dict(empty, problems=[])
+    if dropped:
+        found["problems"].append(
+            f"{len(dropped)} of {states.shape[1]} units fire in no bin or in every "
+            "bin: dropped (no finite fit; they carry no flux)"
+        )
+    if kept.shape[1] >= 2:
+        fitted = _fit_cell(kept, key, config)
+        found.update(fitted, problems=found["problems"] + fitted["problems"])
+    else:
+        found["problems"].append("fewer than 2 units left: nothing to fit")
+    found.update(
+        regime=recording.provenance["regime"],
+        bin_width_ms=float(bin_width_ms),
+        num_transitions=int(states.shape[0] - 1),
+        num_units=int(kept.shape[1]),
+        dropped_units=dropped,
+        firing_probability=float(rates[~constant].mean()) if kept.size else 1.0,
+        seconds=time.perf_counter() - start,
+    )
+    return Cell(**found)
+
+
+def _units(study: StudyConfig) -> list[tuple[str, Callable[[], Cell]]]:
+    """``(name, compute)`` of every cell (a unit of work)."""
+    config = study.brunel
+    key = study.key("brunel")
+    units = []
+    for r, regime in enumerate(config.regimes):
+        recording = fj.load_brunel(regime)
+        for w, width in enumerate(config.bin_widths_ms):
+            cell_key = jax.random.fold_in(jax.random.fold_in(key, r), w)
+            compute = functools.partial(run_cell, recording, width, cell_key, config)
+            units.append((f"{regime}_{width:g}ms", compute))
+    return units
+
+
+def run(study: StudyConfig, checkpoints: Checkpoints = no_checkpoints) -> BrunelResult:
+    """The Brunel study at the sizes of ``study.brunel``; one checkpoint per cell."""
+    cells = [
+        checkpoints(name, Cell, compute)
+        for name, compute in tqdm(_units(study), desc="brunel", leave=False)
+    ]
+    regimes = {}
+    for regime in study.brunel.regimes:
+        entry = fj.load_brunel(regime).provenance
+        regimes[regime] = RegimeInfo(
+            entry["g"], entry["nu_ratio"], entry["description"], entry["statistics"]
+        )
+    return BrunelResult(regimes=regimes, cells=cells, answer=answer(cells))
+
+
+def fraction_of_optimum(cell: Cell, setting: str) -> float | None:
+    """The flux at ``setting`` ("fitted" or "half_firing") / the optimised flux."""
+    value, best = getattr(cell, setting), cell.optimized
+    if value is None or best is None or best.value <= 0:
+        return None
+    return value.value / best.value
+
+
+def at_optimum(cell: Cell) -> bool | None:
+    """Whether the fitted biases are at the flux optimum (None: no fit)."""
+    if cell.gain is None or cell.optimized is None:
+        return None
+    tolerance = max(AT_OPTIMUM_TOLERANCE * cell.optimized.value, 2 * cell.gain.stderr)
+    return cell.gain.value <= tolerance
+
+
+def half_firing_at_optimum(cell: Cell) -> bool | None:
+    """Whether the 50 %-firing biases reach the optimised flux (within 2 SE)."""
+    if cell.half_firing is None or cell.optimized is None:
+        return None
+    return cell.half_firing.value >= cell.optimized.value - 2 * cell.optimized.stderr
+
+
+def answer(cells: list[Cell]) -> str:
+    """The report's answer: how close the fitted biases are, per regime and bin width."""
+    parts = []
+    for regime in dict.fromkeys(c.regime for c in cells):
+        texts = []
+        for c in (c for c in cells if c.regime == regime):
+            fitted = fraction_of_optimum(c, "fitted")
+            if fitted is None:
+                texts.append(f"{c.bin_width_ms:g} ms no fit")
+                continue
+            half = fraction_of_optimum(c, "half_firing")
+            flag = ", flagged" if c.problems else ""
+            texts.append(
+                f"{c.bin_width_ms:g} ms {100 * fitted:.0f} % ({100 * half:.0f} %{flag})"
+            )
+        parts.append(f"{regime.upper()}: " + ", ".join(texts))
+    fitted = [c for c in cells if at_optimum(c) is not None]
+    unflagged = [c for c in fitted if not c.problems]
+    return (
+        f"The fitted biases are at the flux optimum in "
+        f"{sum(map(at_optimum, fitted))} of {len(fitted)} fitted cells (regime and "
+        f"bin width; {sum(map(at_optimum, unflagged))} of the {len(unflagged)} "
+        "inside the fit's validated regime); the 50 %-firing biases reach the "
+        f"optimised flux in {sum(map(half_firing_at_optimum, fitted))} of "
+        f"{len(fitted)}. The flux at the fitted biases as a fraction of the "
+        "optimised flux (50 %-firing biases in brackets), per regime and bin "
+        "width: " + "; ".join(parts) + "."
+    )
+
+
+SETTINGS = {"fitted": "tab:blue", "half_firing": "tab:green", "optimized": "tab:red"}
+
+
+def plot(result: BrunelResult) -> Figure:
+    """Flux at the fitted, 50 %-firing and optimised biases against the bin width.
+
+    One panel per regime, in bits per transition (error bars: bootstrap SEs); cells
+    without a fit are left out, flagged cells drawn with open markers.
+    """
+    regimes = list(result.regimes)
+    fig, axes = plt.subplots(
+        1, len(regimes), figsize=(3.6 * len(regimes), 3.4), squeeze=False
+    )
+    for ax, regime in zip(axes[0], regimes, strict=True):
+        cells = [c for c in result.cells if c.regime == regime and c.fitted]
+        for name, color in SETTINGS.items():
+            ax.plot(
+                [c.bin_width_ms for c in cells],
+                [getattr(c, name).value for c in cells],
+                color=color,
+                lw=0.8,
+                label=name.replace("_", " "),
+            )
+            for flagged in (False, True):
+                chosen = [c for c in cells if bool(c.problems) == flagged]
+                if chosen:
+                    ax.errorbar(
+                        [c.bin_width_ms for c in chosen],
+                        [getattr(c, name).value for c in chosen],
+                        yerr=[getattr(c, name).stderr for c in chosen],
+                        color=color,
+                        marker="o",
+                        mfc="white" if flagged else color,
+                        ls="none",
+                        capsize=2,
+                    )
+        ax.set_xscale("log")
+        widths = [c.bin_width_ms for c in result.cells if c.regime == regime]
+        ax.set_xticks(widths, [f"{w:g}" for w in widths])
+        ax.set_xlabel("bin width (ms)")
+        ax.set_title(
+            f"{regime.upper()}: {result.regimes[regime].description}", fontsize=8
+        )
+    axes[0][0].set_ylabel("flux (bit per transition)")
+    for ax in axes[0]:
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7, title="biases (open: flagged)", title_fontsize=7)
+            break
+    fig.tight_layout()
+    return fig
