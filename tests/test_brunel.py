@@ -302,7 +302,7 @@ def test_tiny_study_renders_and_round_trips(tiny):
     assert from_json(brunel.BrunelResult, json.loads(json.dumps(to_json(tiny)))) == (
         tiny
     )
-    text = report._brunel(tiny)
+    text = report.brunel_section(tiny)
     assert tiny.answer in text and "| AI | 10 |" in text
     assert text.count("\n| SR |") == 1 + 2 * len(TINY.bin_widths_ms)  # 3 tables
     figure = brunel.plot(tiny)

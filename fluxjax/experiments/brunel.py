@@ -28,10 +28,13 @@ not converge, the data-model gap, a flux estimate with a warning, an ascent that
 ended below the 50 %-firing flux.
 """
 
+import argparse
 import functools
 import math
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import NamedTuple
 
 import jax
@@ -404,3 +407,32 @@ def plot(result: BrunelResult) -> Figure:
             break
     fig.tight_layout()
     return fig
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m fluxjax.experiments.brunel --out DIR [--quick]``: this part alone.
+
+    Writes ``DIR/parts/brunel.json`` (which ``fluxjax reproduce --out DIR`` then
+    reuses), ``DIR/brunel.md`` (the report's section) and ``DIR/fig_brunel.png``.
+    """
+    from . import report, reproduce  # they import this module
+
+    parser = argparse.ArgumentParser(
+        prog="python -m fluxjax.experiments.brunel",
+        description="The Brunel part of fluxjax reproduce, alone.",
+    )
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--quick", action="store_true", help="reduced sizes")
+    args = parser.parse_args(argv)
+    config = StudyConfig.quick_config() if args.quick else StudyConfig()
+    loaded = reproduce.run_part("brunel", config, args.out)
+    (args.out / "brunel.md").write_text(report.brunel_section(loaded.result))
+    figure = plot(loaded.result)
+    figure.savefig(args.out / "fig_brunel.png", dpi=120)
+    plt.close(figure)
+    print(f"brunel: {loaded.seconds:.0f} s; {args.out / 'brunel.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -116,7 +116,7 @@ def render(
         _controls(study),
         _reservoir(study),
         _scaling(study),
-        _brunel(study.brunel),
+        brunel_section(study.brunel),
         f"Part timings (s): "
         f"{json.dumps({k: round(v) for k, v in meta['seconds'].items()})}\n",
     ]
@@ -553,7 +553,9 @@ def _scaling(study: Study) -> str:
     )
 
 
-def _brunel(result: brunel.BrunelResult) -> str:
+def brunel_section(result: brunel.BrunelResult) -> str:
+    """The report's section of the Brunel part (also written alone by its command)."""
+
     def pm(entry, digits=3):
         return (
             "–"
