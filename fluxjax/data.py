@@ -361,6 +361,7 @@ def load_brunel(regime: str) -> SpikeRecording:
 
     Raises:
         ValueError: an unknown regime.
+        TypeError: a regime that is not a string.
 
     Examples:
         >>> recording = load_brunel("ai")
@@ -372,6 +373,8 @@ def load_brunel(regime: str) -> SpikeRecording:
         >>> states.shape
         (12000, 50)
     """
+    if not isinstance(regime, str):
+        raise TypeError(f"regime must be a string, one of {BRUNEL_REGIMES}")
     if regime not in BRUNEL_REGIMES:
         raise ValueError(f"regime must be one of {BRUNEL_REGIMES}, got {regime!r}")
     folder = importlib.resources.files("fluxjax") / "recordings"
