@@ -234,7 +234,7 @@ def test_a_cell_where_every_unit_always_fires_has_no_numbers():
     cell = brunel.run_cell(fj.load_brunel("sr"), 10.0, jax.random.key(0), TINY)
     assert cell.num_units == 0 and cell.dropped_units == list(range(10))
     assert cell.fitted is None and cell.model_flux is None and cell.penalty is None
-    assert "fire in no bin or in every bin" in cell.problems[0]
+    assert "fire, or stay silent, in fewer than 20 of the 999" in cell.problems[0]
     assert "nothing to fit" in cell.problems[1]
     assert cell.num_transitions == 999
 

@@ -5,8 +5,9 @@ The study's question asked of spikes: the shipped recording of 50 units of a
 Brian2 (:func:`fluxjax.data.load_brunel`; :mod:`.brunel_simulation` made it), in the
 regimes of Brunel's Fig. 8. Per regime and bin width:
 
-1. bin the spikes (:func:`fluxjax.bin_spikes`) and drop the units that fire in no
-   bin or in every bin (their bias has no finite fit, and they carry no flux);
+1. bin the spikes (:func:`fluxjax.bin_spikes`) and drop the units that fire, or
+   stay silent, in fewer than :data:`MIN_EVENTS` bins (a unit that fires in no bin
+   or in every bin has no finite fit of its bias, and carries no flux);
 2. fit the kinetic Ising model (:func:`fluxjax.fit_network`, L2 penalty chosen by
    cross-validation over contiguous blocks);
 3. diagnose: the fit's flux from the front door (:func:`fluxjax.flux`: the network
@@ -56,6 +57,10 @@ from ._common import (
 )
 
 
+MIN_EVENTS = 20
+"""A unit is fitted only if it fires in at least this many bins and stays silent in
+at least this many (else its bias is barely, or not at all, determined, and a fold
+or a bootstrap replicate without its rare outcome has no finite fit)."""
 MIN_TRANSITIONS_PER_UNIT = 100
 """Below T = 100 n transitions the fit's flux was off by up to 28 % on known networks
 (the penalty chosen for prediction shrinks it; benchmarks/README.md, "From recordings
@@ -78,15 +83,17 @@ class Flux(NamedTuple):
 class Cell(NamedTuple):
     """One regime at one bin width.
 
-    The flux fields are None where no fit was possible (every unit constant).
+    The flux fields are None where no fit was possible (every unit dropped, or the
+    fit refused the data: ``problems`` says why).
 
     Attributes:
         regime: the key of :data:`fluxjax.data.BRUNEL_REGIMES`.
         bin_width_ms: the bin width.
         num_transitions: T, the transitions fitted.
         num_units: n, the units fitted.
-        dropped_units: the units that fire in no bin or in every bin.
-        firing_probability: the mean over the fitted units of P(spike in a bin).
+        dropped_units: the units with fewer than :data:`MIN_EVENTS` spikes or
+            silences (in the next states of the transitions).
+        firing_probability: the mean over all units of P(spike in a bin).
         penalty: the L2 penalty chosen by cross-validation.
         deviance_explained: the mean over units of the held-out deviance explained.
         converged: whether every solve of the fit converged.
@@ -164,7 +171,7 @@ def recorded_states(
 
 
 def _fit_cell(states, key, config: BrunelFitConfig) -> dict:
-    """Fit, diagnostics and flux optimality of binary ``states`` (no constant unit)."""
+    """Fit, diagnostics and flux optimality of binary ``states`` (no rare outcome)."""
     model_key, optimality_key = jax.random.split(key)
     T, n = states.shape[0] - 1, states.shape[1]
     problems = []
@@ -174,9 +181,12 @@ def _fit_cell(states, key, config: BrunelFitConfig) -> dict:
             f"{MIN_TRANSITIONS_PER_UNIT} per unit at which the fit's flux was "
             "validated"
         )
-    net, info = fj.fit_network(
-        states, penalties=config.penalties, num_folds=config.num_folds
-    )
+    try:
+        net, info = fj.fit_network(
+            states, penalties=config.penalties, num_folds=config.num_folds
+        )
+    except ValueError as error:  # e.g. a unit constant in one fold's training blocks
+        return dict(problems=[*problems, f"fit_network refused the data: {error}"])
     if not info.converged:
         problems.append("the fit did not converge")
     model, warned = caught_warnings(fj.flux, net, model_key)
@@ -244,19 +254,21 @@ def run_cell(
     key: jax.Array,
     config: BrunelFitConfig,
 ) -> Cell:
-    """One regime at one bin width: bin, drop constant units, fit, ask the question."""
+    """One regime at one bin width: bin, drop near-constant units, fit, ask."""
     start = time.perf_counter()
     states = recorded_states(recording, bin_width_ms, config)
-    rates = states[1:].mean(0)  # what the fit regresses on: the next states
-    constant = (rates == 0) | (rates == 1)
-    dropped = np.flatnonzero(constant).tolist()
-    kept = states[:, ~constant]
+    T = states.shape[0] - 1
+    spikes = states[1:].sum(0)  # what the fit regresses on: the next states
+    rare = np.minimum(spikes, T - spikes) < MIN_EVENTS
+    dropped = np.flatnonzero(rare).tolist()
+    kept = states[:, ~rare]
     empty = {field: None for field in Cell._fields}
     found: dict = dict(empty, problems=[])
     if dropped:
         found["problems"].append(
-            f"{len(dropped)} of {states.shape[1]} units fire in no bin or in every "
-            "bin: dropped (no finite fit; they carry no flux)"
+            f"{len(dropped)} of {states.shape[1]} units fire, or stay silent, in "
+            f"fewer than {MIN_EVENTS} of the {T} bins: dropped (a unit that fires in "
+            "no bin or in every bin has no finite fit, and carries no flux)"
         )
     if kept.shape[1] >= 2:
         fitted = _fit_cell(kept, key, config)
@@ -266,10 +278,10 @@ def run_cell(
     found.update(
         regime=recording.provenance["regime"],
         bin_width_ms=float(bin_width_ms),
-        num_transitions=int(states.shape[0] - 1),
+        num_transitions=int(T),
         num_units=int(kept.shape[1]),
         dropped_units=dropped,
-        firing_probability=float(rates[~constant].mean()) if kept.size else 1.0,
+        firing_probability=float(spikes.mean() / T),
         seconds=time.perf_counter() - start,
     )
     return Cell(**found)

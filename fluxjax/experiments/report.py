@@ -607,7 +607,8 @@ def brunel_section(result: brunel.BrunelResult) -> str:
             "",
             "The shipped spike set (`fj.load_brunel`): units of a 1000-neuron "
             "Brunel (2000) network of LIF neurons simulated with Brian2, binned "
-            "(`fj.bin_spikes`), units that fire in no bin or in every bin dropped, "
+            "(`fj.bin_spikes`), units with fewer than "
+            f"{brunel.MIN_EVENTS} spikes or silences dropped, "
             "fitted (`fj.fit_network`, L2 penalty by cross-validation) and asked "
             "the study's question (`fj.flux_optimality`: the ascent is Adam on the "
             "large-n estimate from the fitted biases; standard errors from "
