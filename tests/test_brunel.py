@@ -228,6 +228,17 @@ def test_verdicts_and_answer_from_the_numbers():
     assert "AI: 2 ms 99 % (90 %), 10 ms 50 % (100 %, flagged); SR: 2 ms no fit" in text
 
 
+def test_the_gap_is_blamed_on_the_data_only_beyond_the_controls():
+    model, data = brunel.Flux(2.0, 0.01), brunel.Flux(1.0, 0.1)
+    assert brunel._gap_problem(model, data, -2.9, -50.0) is None  # within 3 SE
+    assert "does not describe these data" in brunel._gap_problem(
+        model, data, -10.0, 0.0
+    )
+    own = brunel._gap_problem(model, data, -10.0, -7.0)  # 3 < 3 sqrt(2)
+    assert "the fit itself" in own and "-7.0 SE" in own
+    assert "has no fit" in brunel._gap_problem(model, data, -10.0, None)
+
+
 def test_a_cell_where_every_unit_always_fires_has_no_numbers():
     """SR at 10 ms: every unit spikes in every bin; nothing is fitted, and the cell
     says why instead of holding numbers."""
@@ -270,6 +281,10 @@ def test_tiny_study_agrees_with_the_exact_flux_of_an_independent_fit(tiny):
         half = fj.BinaryNetwork(net.weights, net.half_firing_biases())
         exact_half = float(fj.exact_flux(half))
         assert cell.model_flux.value == pytest.approx(exact, rel=1e-4)
+        assert cell.front_door["half_firing"].value == pytest.approx(
+            exact_half, rel=1e-4
+        )
+        assert np.isfinite(cell.control_z)
         # the estimate's systematic error: -1.2 ... +1.5 % (fj.flux's calibration)
         for estimate, truth in ((cell.fitted, exact), (cell.half_firing, exact_half)):
             assert abs(estimate.value - truth) < 4 * estimate.stderr + 0.03 * truth
@@ -291,7 +306,9 @@ def test_tiny_study_flags_what_is_outside_the_validated_regime(tiny):
     assert any("per unit: below the 100" in p for p in few.problems)
     for cell in tiny.cells:
         if cell.stationarity_z is not None and abs(cell.stationarity_z) > 3:
-            assert any("does not describe these data" in p for p in cell.problems)
+            assert any(
+                f"differ by {cell.stationarity_z:+.1f} SE" in p for p in cell.problems
+            )
     assert set(tiny.regimes) == {"sr", "ai"}
     assert tiny.regimes["ai"].statistics["cv_isi"] > 1  # irregular
     assert tiny.regimes["sr"].statistics["cv_isi"] < 0.3  # regular
@@ -305,5 +322,6 @@ def test_tiny_study_renders_and_round_trips(tiny):
     text = report.brunel_section(tiny)
     assert tiny.answer in text and "| AI | 10 |" in text
     assert text.count("\n| SR |") == 1 + 2 * len(TINY.bin_widths_ms)  # 3 tables
+    assert "z control" in text
     figure = brunel.plot(tiny)
     assert len(figure.axes) == len(TINY.regimes)

@@ -580,7 +580,8 @@ def brunel_section(result: brunel.BrunelResult) -> str:
         f"| {c.regime.upper()} | {c.bin_width_ms:g} | {c.num_transitions} | "
         f"{c.num_units} ({len(c.dropped_units)}) | {c.firing_probability:.3f} | "
         f"{number(c.penalty, 'g')} | {number(c.deviance_explained, '.3f')} | "
-        f"{pm(c.model_flux)} | {pm(c.data_flux)} | {number(c.stationarity_z, '+.1f')} |"
+        f"{pm(c.model_flux)} | {pm(c.data_flux)} | {number(c.stationarity_z, '+.1f')} | "
+        f"{number(c.control_z, '+.1f')} |"
         for c in result.cells
     ]
     optimality = [
@@ -630,12 +631,16 @@ def brunel_section(result: brunel.BrunelResult) -> str:
             "probability of a spike in a bin, the penalty chosen, the held-out "
             "deviance explained, the fit's flux (`fj.flux`: the fitted network "
             "simulated) against the flux from the data's own moments "
-            "(`fj.data_flux`) and their difference in SEs (beyond "
-            f"{brunel.STATIONARITY_Z:g}: the model does not describe the data).",
+            "(`fj.data_flux`) and their difference z in SEs; the control: the same "
+            "on a recording of the same length simulated from the fit and refitted "
+            "(the gap that the fit itself makes). Beyond "
+            f"{brunel.STATIONARITY_Z:g} SE the cell is flagged; the model does not "
+            "describe the data where z also differs from the control by more than "
+            f"{brunel.STATIONARITY_Z:g} √2.",
             "",
             "| regime | bin (ms) | T | n (dropped) | P(spike) | penalty | "
-            "dev. expl. | flux of fit (bit) | data_flux (bit) | z |",
-            "|---|---|---|---|---|---|---|---|---|---|",
+            "dev. expl. | flux of fit (bit) | data_flux (bit) | z | z control |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
             *fits,
             "",
             "The flux at the fitted, 50 %-firing and optimised biases (bits per "
