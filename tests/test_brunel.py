@@ -285,6 +285,10 @@ def test_tiny_study_agrees_with_the_exact_flux_of_an_independent_fit(tiny):
             exact_half, rel=1e-4
         )
         assert np.isfinite(cell.control_z)
+        # the fit fires as the data do (2000 simulated steps: SE about 0.01)
+        assert cell.model_firing["fitted"] == pytest.approx(
+            cell.firing_probability, abs=0.05
+        )
         # the estimate's systematic error: -1.2 ... +1.5 % (fj.flux's calibration)
         for estimate, truth in ((cell.fitted, exact), (cell.half_firing, exact_half)):
             assert abs(estimate.value - truth) < 4 * estimate.stderr + 0.03 * truth

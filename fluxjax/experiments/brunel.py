@@ -117,6 +117,8 @@ class Cell(NamedTuple):
         front_door: :func:`fluxjax.flux` of the fit at the 50 %-firing
             (``"half_firing"``) and optimised (``"optimized"``) biases: a second
             estimate, with the front door's regime checks.
+        model_firing: the fitted network's mean firing probability at the
+            ``"fitted"``, ``"half_firing"`` and ``"optimized"`` biases (simulated).
         problems: why the cell is outside the fit's validated regime ([] if not).
         seconds: the cell's compute time.
     """
@@ -141,6 +143,7 @@ class Cell(NamedTuple):
     distance_to_half_firing: Flux | None
     distance_to_optimized: Flux | None
     front_door: dict[str, Flux] | None
+    model_firing: dict[str, float] | None
     problems: list[str]
     seconds: float
 
@@ -231,25 +234,31 @@ def _gap_problem(model, data: Flux, z: float, control: float | None) -> str | No
     )
 
 
-def _front_door(net, optimized_biases, key) -> tuple[dict[str, Flux], list[str]]:
+def _front_door(net, optimized_biases, key) -> tuple[dict[str, Flux], dict, list[str]]:
     """:func:`fluxjax.flux` at the 50 %-firing and optimised biases, and its warnings.
 
     The objective of ``flux_optimality`` has no regime checks; the front door says
-    where its values are outside the estimator's validated regime.
+    where its values are outside the estimator's validated regime. Also the mean
+    firing probability of the fitted network at each setting (the fitted one too:
+    a check of the fit against the data's), from 2000 simulated steps.
     """
     settings = {
+        "fitted": net.biases,
         "half_firing": net.half_firing_biases(),
         "optimized": optimized_biases,
     }
-    checks, problems = {}, []
+    checks, firing, problems = {}, {}, []
     keys = jax.random.split(key, len(settings))
     for (name, biases), setting_key in zip(settings.items(), keys, strict=True):
-        found, _ = caught_warnings(
-            fj.flux, fj.BinaryNetwork(net.weights, biases), setting_key
-        )
+        flux_key, rate_key = jax.random.split(setting_key)
+        setting = fj.BinaryNetwork(net.weights, biases)
+        firing[name] = float(fj.simulate(setting, rate_key, 2000, burn_in=500).mean())
+        if name == "fitted":  # its fj.flux is the model_flux
+            continue
+        found, _ = caught_warnings(fj.flux, setting, flux_key)
         checks[name] = Flux(found.value, found.stderr)
         problems += _regime_problems(found, f"the {name.replace('_', ' ')} biases")
-    return checks, problems
+    return checks, firing, problems
 
 
 def _regime_problems(result: fj.FluxResult, where: str) -> list[str]:
@@ -312,7 +321,7 @@ def _fit_cell(states, key, config: BrunelFitConfig) -> dict:
         return dict(found, problems=problems)
     if warned:
         problems.append(f"flux_optimality: {warned}")
-    checks, checked = _front_door(net, result.optimized_biases, check_key)
+    checks, firing, checked = _front_door(net, result.optimized_biases, check_key)
     problems += checked
     half, best = result.half_firing, result.optimized
     if float(half.value) > float(best.value) + 2 * float(best.stderr):
@@ -331,6 +340,7 @@ def _fit_cell(states, key, config: BrunelFitConfig) -> dict:
     return dict(
         found,
         front_door=checks,
+        model_firing=firing,
         problems=problems,
         **{k: _flux(getattr(result, k)) for k in names},
     )

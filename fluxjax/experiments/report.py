@@ -589,6 +589,11 @@ def brunel_section(result: brunel.BrunelResult) -> str:
         f"{pm(c.half_firing)} | {pm(c.optimized)} | {pm(c.gain)} | "
         f"{percent(c, 'fitted')} | {percent(c, 'half_firing')} | "
         f"{pm(c.distance_to_half_firing)} | {pm(c.distance_to_optimized)} | "
+        + (
+            "– | "
+            if c.model_firing is None
+            else f"{c.model_firing['fitted']:.3f} / {c.model_firing['optimized']:.3f} | "
+        )
         + ("–" if c.fitted is None else f"{c.fitted.value / c.bin_width_ms * 1e3:.0f}")
         + " |"
         for c in result.cells
@@ -646,12 +651,14 @@ def brunel_section(result: brunel.BrunelResult) -> str:
             "The flux at the fitted, 50 %-firing and optimised biases (bits per "
             "transition, ± bootstrap SE), the gain, each as a fraction of the "
             "optimised flux, the RMS distances of the fitted biases from the "
-            "others, and the flux at the fitted biases per second:",
+            "others, the fitted network's firing probability at the fitted and at "
+            "the optimised biases (simulated; the data's is P(spike) above), and the "
+            "flux at the fitted biases per second:",
             "",
             "| regime | bin (ms) | fitted | 50 %-firing | optimised | gain | "
             "fitted / opt. | 50 % / opt. | distance to 50 % | distance to opt. | "
-            "fitted (bit/s) |",
-            "|---|---|---|---|---|---|---|---|---|---|---|",
+            "P(spike) fit / opt. | fitted (bit/s) |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|",
             *optimality,
             "",
             "Cells outside the fit's validated regime (their numbers are not to "
