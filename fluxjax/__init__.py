@@ -14,9 +14,12 @@ from .builders import (
     subnetwork as subnetwork,
 )
 from .data import (
+    BRUNEL_REGIMES as BRUNEL_REGIMES,
+    SpikeRecording as SpikeRecording,
     Transitions as Transitions,
     as_transitions as as_transitions,
     bin_spikes as bin_spikes,
+    load_brunel as load_brunel,
     read_nwb_units as read_nwb_units,
 )
 from .fit import (

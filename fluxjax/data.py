@@ -6,12 +6,14 @@ pairs (x_t, x_{t+1}). Several trials are several independent runs: their pairs a
 pooled, and no pair joins the last bin of one trial to the first of the next.
 """
 
+import importlib.resources
+import json
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, ArrayLike, Bool, Integer, Real, Shaped
+from jaxtyping import Array, ArrayLike, Bool, Float, Integer, Real, Shaped
 
 from ._checks import check_int
 
@@ -308,3 +310,92 @@ def read_nwb_units(
         num_units=len(ids),
     )
     return states, ids
+
+
+BRUNEL_REGIMES = ("sr", "ai", "si")
+"""The regimes of the shipped Brunel (2000) spike set: synchronous regular,
+asynchronous irregular, slow synchronous irregular."""
+
+
+class SpikeRecording(NamedTuple):
+    """The spikes of recorded units in a time window, ready for :func:`bin_spikes`.
+
+    Attributes:
+        spike_times: ``(S,)`` spike times in ms, sorted.
+        unit_ids: ``(S,)`` the unit of each spike, in [0, n).
+        start: the window's start (ms).
+        stop: the window's end (ms).
+        num_units: n.
+        excitatory: ``(n,)`` whether each unit is an excitatory neuron.
+        provenance: how the data were made: the regime's parameters and network
+            statistics, and the generating command, versions, seed and date.
+    """
+
+    spike_times: Float[np.ndarray, " S"]
+    unit_ids: Integer[np.ndarray, " S"]
+    start: float
+    stop: float
+    num_units: int
+    excitatory: Bool[np.ndarray, " n"]
+    provenance: dict[str, Any]
+
+
+def load_brunel(regime: str) -> SpikeRecording:
+    """The shipped Brunel (2000) spike set: 50 units of a 1000-neuron LIF network.
+
+    Model A of Brunel (2000) at 1000 neurons, simulated with Brian2 in three regimes
+    (``"sr"``: synchronous regular, g = 3, nu_ext / nu_thr = 2; ``"ai"``:
+    asynchronous irregular, g = 5, 2; ``"si"``: slow synchronous irregular, g = 4.5,
+    0.9) for 60 s; 50 randomly chosen neurons (the same in every regime) are the
+    recorded units. Spike times lie on a 1 ms grid, at the centres of the grid's
+    bins (k + 0.5 ms): binning at a multiple of 1 ms from ``start`` is exact. No
+    unit spikes twice in a grid bin (the refractory period is 2 ms).
+    :mod:`fluxjax.experiments.brunel_simulation` made the data; ``provenance`` says
+    how (``fluxjax/recordings/brunel2000.json``).
+
+    Args:
+        regime: one of :data:`BRUNEL_REGIMES`.
+
+    Returns:
+        A :class:`SpikeRecording` (times in ms).
+
+    Raises:
+        ValueError: an unknown regime.
+        TypeError: a regime that is not a string.
+
+    Examples:
+        >>> recording = load_brunel("ai")
+        >>> states = bin_spikes(
+        ...     recording.spike_times, recording.unit_ids, bin_width=5.0,
+        ...     start=recording.start, stop=recording.stop,
+        ...     num_units=recording.num_units,
+        ... )
+        >>> states.shape
+        (12000, 50)
+    """
+    if not isinstance(regime, str):
+        raise TypeError(f"regime must be a string, one of {BRUNEL_REGIMES}")
+    if regime not in BRUNEL_REGIMES:
+        raise ValueError(f"regime must be one of {BRUNEL_REGIMES}, got {regime!r}")
+    folder = importlib.resources.files("fluxjax") / "recordings"
+    provenance = json.loads((folder / "brunel2000.json").read_text())
+    entry = provenance["regimes"][regime]
+    with (folder / entry["file"]).open("rb") as file, np.load(file) as stored:
+        num_bins = int(stored["num_bins"])
+        raster = np.unpackbits(stored["raster"], axis=0, count=num_bins).astype(bool)
+        excitatory = stored["excitatory"].astype(bool)
+    resolution = float(provenance["config"]["resolution_ms"])
+    bins, units = np.nonzero(raster)  # row-major: sorted by time
+    return SpikeRecording(
+        spike_times=(bins + 0.5) * resolution,
+        unit_ids=units.astype(np.int64),
+        start=0.0,
+        stop=num_bins * resolution,
+        num_units=raster.shape[1],
+        excitatory=excitatory,
+        provenance={
+            **{k: v for k, v in provenance.items() if k != "regimes"},
+            "regime": regime,
+            **entry,
+        },
+    )

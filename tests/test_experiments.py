@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import reference as ref
 from conftest import random_weights
+from test_brunel import TINY as TINY_BRUNEL
 from test_scaling import TINY as TINY_SCALING
 from tqdm import tqdm
 
@@ -75,6 +76,7 @@ TINY = StudyConfig(
         noise_levels=(0.0, 1.0),
     ),
     scaling=TINY_SCALING,  # the scaling part's tiny sizes (tests/test_scaling.py)
+    brunel=TINY_BRUNEL,  # the Brunel part's (tests/test_brunel.py)
     quick=True,
 )
 

@@ -232,6 +232,7 @@ FUNCTIONS = {
     "save.net": lambda v: fj.save(os.devnull, v),
     "read_weights.orientation": lambda v: fj.read_weights(WEIGHTS_FILE, v),
     "from_json.result": lambda v: fj.from_json(fj.Estimate, v),
+    "load_brunel.regime": lambda v: fj.load_brunel(v),
     # optimisers
     "optimize_biases.objective": lambda v: fj.optimize_biases(NET, KEY, v, steps=2),
     "optimize_biases.steps": lambda v: fj.optimize_biases(NET, KEY, _exact, steps=v),

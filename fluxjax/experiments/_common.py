@@ -7,8 +7,10 @@ the one JAX key from which each experiment folds its own.
 
 import dataclasses
 import functools
+import subprocess
 import warnings
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import equinox as eqx
@@ -161,6 +163,54 @@ class ScalingConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class BrunelFitConfig:
+    """Sizes of the Brunel study (defaults: the full run).
+
+    Attributes:
+        regimes: the regimes of the shipped spike set (:func:`fluxjax.load_brunel`).
+        bin_widths_ms: the bin widths.
+        num_units: the recorded units used (the first ones; the set has 50).
+        duration_s: the seconds of the recording used (the set has 60).
+        penalties: the L2 penalties the fit's cross-validation chooses from.
+        num_folds: the cross-validation's contiguous blocks.
+        flux_steps_per_unit: transitions per unit of every flux estimate of
+            ``flux_optimality`` (its objective, :func:`fluxjax.moment_flux`).
+        min_flux_steps: the fewest transitions of such an estimate.
+        gradient_steps: Adam steps of the ascent from the fitted biases.
+        learning_rate: Adam's rate (units of the fitted weights).
+        num_replicates: block-bootstrap refits (the standard errors).
+    """
+
+    regimes: tuple[str, ...] = ("sr", "ai", "si")
+    bin_widths_ms: tuple[float, ...] = (1.0, 2.0, 5.0, 10.0)
+    num_units: int = 50
+    duration_s: float = 60.0
+    penalties: tuple[float, ...] = fj.fit.DEFAULT_PENALTIES
+    num_folds: int = 5
+    flux_steps_per_unit: int = 200
+    min_flux_steps: int = 10_000
+    gradient_steps: int = 100
+    learning_rate: float = 0.1
+    num_replicates: int = 10
+
+    @classmethod
+    def quick(cls) -> "BrunelFitConfig":
+        """The ``--quick`` sizes."""
+        return cls(
+            regimes=("sr", "ai"),
+            num_units=20,
+            duration_s=20.0,
+            penalties=(100.0, 10.0, 1.0),
+            num_folds=3,
+            flux_steps_per_unit=100,
+            min_flux_steps=5_000,
+            gradient_steps=20,
+            learning_rate=0.2,
+            num_replicates=3,
+        )
+
+
+@dataclasses.dataclass(frozen=True)
 class StudyConfig:
     """Sizes and parameters of the reproduction (defaults: the paper's full run).
 
@@ -193,6 +243,7 @@ class StudyConfig:
             soft-gradient runs).
         reservoir: the sizes of the reservoir study (:class:`ReservoirConfig`).
         scaling: the sizes of the scaling study (:class:`ScalingConfig`).
+        brunel: the sizes of the Brunel study (:class:`BrunelFitConfig`).
         seed: the simulation seed (one JAX key for the whole study).
         quick: whether this is the reduced ``--quick`` configuration.
     """
@@ -219,6 +270,7 @@ class StudyConfig:
     optimization_seeds: int | None = 5
     reservoir: ReservoirConfig = ReservoirConfig()
     scaling: ScalingConfig = ScalingConfig()
+    brunel: BrunelFitConfig = BrunelFitConfig()
     seed: int = 0
     quick: bool = False
 
@@ -241,6 +293,7 @@ class StudyConfig:
             optimization_seeds=1,
             reservoir=ReservoirConfig.quick(),
             scaling=ScalingConfig.quick(),
+            brunel=BrunelFitConfig.quick(),
             quick=True,
         )
         return cls(**{**quick, **overrides})
@@ -442,3 +495,17 @@ settings and code (:class:`fluxjax.experiments.reproduce.UnitStore`)."""
 def no_checkpoints(name: str, kind: Any, compute: Callable[[], Any]) -> Any:
     """Computes every unit: a part run on its own, outside ``fluxjax reproduce``."""
     return compute()
+
+
+def git_commit() -> str | None:
+    """The commit of the checkout that holds this code (None outside a git checkout)."""
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None

@@ -10,6 +10,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .bars import BarsResult
+from .brunel import BrunelResult
 from .controls import ControlsResult
 from .embedding import EmbeddingResult
 from .fluctuations import CONDITIONS, KEEPS, PROPERTIES, FluctuationsResult
@@ -32,6 +33,7 @@ class Study(NamedTuple):
     optimization: OptimizationResult
     reservoir: ReservoirResult
     scaling: ScalingResult
+    brunel: BrunelResult
 
 
 class Claim(NamedTuple):

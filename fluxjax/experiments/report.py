@@ -16,6 +16,7 @@ import fluxjax as fj
 
 from . import (
     bars,
+    brunel,
     controls,
     embedding,
     fluctuations,
@@ -67,6 +68,7 @@ FIGURES = {
     "fig_controls.png": lambda study: controls.plot(study.controls),
     "fig_reservoir.png": lambda study: reservoir.plot(study.reservoir),
     "fig_scaling.png": lambda study: scaling.plot(study.scaling),
+    "fig_brunel.png": lambda study: brunel.plot(study.brunel),
 }
 
 VERDICTS = {True: "yes", False: "**no**", None: "pending", "partly": "partly"}
@@ -119,6 +121,7 @@ def render(
         _controls(study),
         _reservoir(study),
         _scaling(study),
+        brunel_section(study.brunel),
         f"Part timings (s): "
         f"{json.dumps({k: round(v) for k, v in meta['seconds'].items()})}\n",
     ]
@@ -614,6 +617,123 @@ def _scaling(study: Study) -> str:
             "Flux estimates outside the estimator's validated regime: "
             + ("; ".join(result.flux_outside_regime) or "none")
             + ".",
+            "",
+        ]
+    )
+
+
+def brunel_section(result: brunel.BrunelResult) -> str:
+    """The report's section of the Brunel part (also written alone by its command)."""
+
+    def pm(entry, digits=3):
+        return (
+            "–"
+            if entry is None
+            else f"{entry.value:.{digits}f} ± {entry.stderr:.{digits}f}"
+        )
+
+    def number(value, spec):
+        return "–" if value is None else format(value, spec)
+
+    def percent(cell, setting):
+        fraction = brunel.fraction_of_optimum(cell, setting)
+        return "–" if fraction is None else f"{100 * fraction:.0f} %"
+
+    regimes = [
+        f"| {name.upper()} | {r.g:g} | {r.nu_ratio:g} | {r.description} | "
+        f"{r.statistics['rate_hz']:.1f} | {r.statistics['cv_isi']:.2f} | "
+        f"{r.statistics['synchrony']:.2f} | {r.statistics['peak_hz']:g} |"
+        for name, r in result.regimes.items()
+    ]
+    fits = [
+        f"| {c.regime.upper()} | {c.bin_width_ms:g} | {c.num_transitions} | "
+        f"{c.num_units} ({len(c.dropped_units)}) | {c.firing_probability:.3f} | "
+        f"{number(c.penalty, 'g')} | {number(c.deviance_explained, '.3f')} | "
+        f"{pm(c.model_flux)} | {pm(c.data_flux)} | {number(c.stationarity_z, '+.1f')} | "
+        f"{number(c.control_z, '+.1f')} |"
+        for c in result.cells
+    ]
+    optimality = [
+        f"| {c.regime.upper()} | {c.bin_width_ms:g} | {pm(c.fitted)} | "
+        f"{pm(c.half_firing)} | {pm(c.optimized)} | {pm(c.gain)} | "
+        f"{percent(c, 'fitted')} | {percent(c, 'half_firing')} | "
+        f"{pm(c.distance_to_half_firing)} | {pm(c.distance_to_optimized)} | "
+        + (
+            "– | "
+            if c.model_firing is None
+            else f"{c.model_firing['fitted']:.3f} / {c.model_firing['optimized']:.3f} | "
+        )
+        + ("–" if c.fitted is None else f"{c.fitted.value / c.bin_width_ms * 1e3:.0f}")
+        + " |"
+        for c in result.cells
+    ]
+    flags = [
+        f"- {c.regime.upper()} {c.bin_width_ms:g} ms: " + "; ".join(c.problems)
+        for c in result.cells
+        if c.problems
+    ]
+    return "\n".join(
+        [
+            "## From spikes to flux: is the Brunel network at its flux optimum?",
+            "",
+            "**Answer:** " + result.answer,
+            "",
+            "![brunel](fig_brunel.png)",
+            "",
+            "The shipped spike set (`fj.load_brunel`): units of a 1000-neuron "
+            "Brunel (2000) network of LIF neurons simulated with Brian2, binned "
+            "(`fj.bin_spikes`), units with fewer than "
+            f"{brunel.MIN_EVENTS} spikes or silences dropped, "
+            "fitted (`fj.fit_network`, L2 penalty by cross-validation) and asked "
+            "the study's question (`fj.flux_optimality`: the ascent is Adam on the "
+            "large-n estimate from the fitted biases; standard errors from "
+            "block-bootstrap refits). Flux in bits per transition (one bin to the "
+            "next). The fitted biases are at the optimum when the gain is below "
+            f"{100 * brunel.AT_OPTIMUM_TOLERANCE:g} % of the optimised flux or "
+            "twice its SE.",
+            "",
+            "The regimes (the whole network's statistics, from the data set's "
+            "provenance: mean rate, mean CV of the interspike intervals, "
+            "Golomb's synchrony chi in 5 ms bins, the population rate's largest "
+            "spectral peak above 1 Hz):",
+            "",
+            "| regime | g | nu_ext / nu_thr | Brunel's name | rate (Hz) | CV ISI | chi | peak (Hz) |",
+            "|---|---|---|---|---|---|---|---|",
+            *regimes,
+            "",
+            "The fit and its diagnostics: n units fitted (dropped), the mean "
+            "probability of a spike in a bin, the penalty chosen, the held-out "
+            "deviance explained, the fit's flux (`fj.flux`: the fitted network "
+            "simulated) against the flux from the data's own moments "
+            "(`fj.data_flux`) and their difference z in SEs; the control: the same "
+            "on a recording of the same length simulated from the fit and refitted "
+            "(the gap that the fit itself makes). Beyond "
+            f"{brunel.STATIONARITY_Z:g} SE the cell is flagged; the model does not "
+            "describe the data where z also differs from the control by more than "
+            f"{brunel.STATIONARITY_Z:g} √2.",
+            "",
+            "| regime | bin (ms) | T | n (dropped) | P(spike) | penalty | "
+            "dev. expl. | flux of fit (bit) | data_flux (bit) | z | z control |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
+            *fits,
+            "",
+            "The flux at the fitted, 50 %-firing and optimised biases (bits per "
+            "transition, ± bootstrap SE), the gain, each as a fraction of the "
+            "optimised flux, the RMS distances of the fitted biases from the "
+            "others, the fitted network's firing probability at the fitted and at "
+            "the optimised biases (simulated; the data's is P(spike) above), and the "
+            "flux at the fitted biases per second:",
+            "",
+            "| regime | bin (ms) | fitted | 50 %-firing | optimised | gain | "
+            "fitted / opt. | 50 % / opt. | distance to 50 % | distance to opt. | "
+            "P(spike) fit / opt. | fitted (bit/s) |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|",
+            *optimality,
+            "",
+            "Cells outside the fit's validated regime (their numbers are not to "
+            "be trusted as the circuit's):",
+            "",
+            *(flags or ["none"]),
             "",
         ]
     )

@@ -24,7 +24,6 @@ import json
 import os
 import platform
 import shutil
-import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -39,6 +38,7 @@ import fluxjax as fj
 from ..io import from_json, to_json
 from . import (
     bars,
+    brunel,
     controls,
     embedding,
     fluctuations,
@@ -49,7 +49,7 @@ from . import (
     resonance,
     scaling,
 )
-from ._common import Checkpoints, StudyConfig
+from ._common import Checkpoints, StudyConfig, git_commit
 from .claims import Study, judge
 
 
@@ -81,6 +81,7 @@ PARTS: dict[str, Part] = {
     "scaling": Part(
         lambda c, done, units: scaling.run(c, units), scaling.ScalingResult
     ),
+    "brunel": Part(lambda c, done, units: brunel.run(c, units), brunel.BrunelResult),
 }
 
 OPTIMIZATION_ONLY = (
@@ -96,6 +97,7 @@ PART_ONLY = {
     "fluctuations": ("fluctuation_scales",),
     "reservoir": ("reservoir",),
     "scaling": ("scaling",),
+    "brunel": ("brunel",),
 }
 """The settings that only one part reads, by part: changing them keeps the others."""
 
@@ -116,19 +118,6 @@ def _write_json(path: Path, value) -> None:
     temporary = path.with_suffix(".tmp")
     temporary.write_text(json.dumps(to_json(value), indent=1))
     os.replace(temporary, path)
-
-
-def _git_commit() -> str | None:
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=Path(__file__).parent,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
 
 
 @functools.cache
@@ -297,38 +286,63 @@ def run_parts(
     parts_dir.mkdir(parents=True, exist_ok=True)
     done, seconds, stale = {}, {}, []
     bar = tqdm(PARTS.items(), disable=not progress, desc="fluxjax reproduce")
-    for name, part in bar:
+    for name, _ in bar:
         bar.set_postfix_str(name)
-        path = parts_dir / f"{name}.json"
-        wanted = _config_dict(config, name)
-        loaded = _load_part(path, part, wanted, bar, reuse_stale)
-        if loaded is not None:
-            done[name], seconds[name] = loaded.result, loaded.seconds
-            if loaded.stale:
-                stale.append(name)
-            bar.write(
-                f"{name}: loaded from {path} ({seconds[name]:.0f} s"
-                + (", STALE: computed by other code)" if loaded.stale else ")")
-            )
-            continue
-        start = time.perf_counter()
-        units = UnitStore(parts_dir / name, wanted, bar)
-        done[name] = part.run(config, done, units)
-        seconds[name] = time.perf_counter() - start
-        _write_json(
-            path,
-            {
-                "config": wanted,
-                "provenance": provenance(),
-                "seconds": seconds[name],
-                "result": done[name],
-            },
+        done[name], seconds[name], is_stale = _run_part(
+            name, config, done, parts_dir, bar, reuse_stale
         )
-        shutil.rmtree(units.directory, ignore_errors=True)
-        bar.write(f"{name}: {seconds[name]:.0f} s")
-        if _memory_maps_in_use() > MAX_MAP_FRACTION:
-            jax.clear_caches()
+        if is_stale:
+            stale.append(name)
     return Study(**done), seconds, stale
+
+
+def _run_part(
+    name: str, config: StudyConfig, done: dict, parts_dir: Path, bar, reuse_stale
+) -> tuple[Any, float, bool]:
+    """The part ``name``, loaded or computed and written: (result, seconds, stale)."""
+    part = PARTS[name]
+    path = parts_dir / f"{name}.json"
+    wanted = _config_dict(config, name)
+    loaded = _load_part(path, part, wanted, bar, reuse_stale)
+    if loaded is not None:
+        bar.write(
+            f"{name}: loaded from {path} ({loaded.seconds:.0f} s"
+            + (", STALE: computed by other code)" if loaded.stale else ")")
+        )
+        return loaded
+    start = time.perf_counter()
+    units = UnitStore(parts_dir / name, wanted, bar)
+    result = part.run(config, done, units)
+    seconds = time.perf_counter() - start
+    _write_json(
+        path,
+        {
+            "config": wanted,
+            "provenance": provenance(),
+            "seconds": seconds,
+            "result": result,
+        },
+    )
+    shutil.rmtree(units.directory, ignore_errors=True)
+    bar.write(f"{name}: {seconds:.0f} s")
+    if _memory_maps_in_use() > MAX_MAP_FRACTION:
+        jax.clear_caches()
+    return Loaded(result, seconds, False)
+
+
+def run_part(name: str, config: StudyConfig, out_dir: str | os.PathLike) -> Loaded:
+    """One part that reads no other part, alone, into ``out_dir/parts/<name>.json``.
+
+    Resumable and reused as in :func:`reproduce` (which, run later into the same
+    directory, loads it instead of computing it again).
+    """
+    if name not in PARTS:
+        raise ValueError(f"name must be one of {sorted(PARTS)}, got {name!r}")
+    out_dir = Path(out_dir)
+    parts_dir = out_dir / "parts"
+    parts_dir.mkdir(parents=True, exist_ok=True)
+    with _locked(out_dir):  # tqdm.write prints (the part's own bar shows progress)
+        return _run_part(name, config, {}, parts_dir, tqdm, reuse_stale=False)
 
 
 MAX_MAP_FRACTION = 0.25
@@ -393,7 +407,7 @@ def _reproduce(config, out_dir: Path, progress: bool, reuse_stale: bool) -> dict
         "device": str(jax.devices()[0]),
         "dtype": str(np.asarray(fj.BinaryNetwork([[0.0]], [0.0]).weights).dtype),
         "python": platform.python_version(),
-        "git_commit": _git_commit(),
+        "git_commit": git_commit(),
         "source_sha256": provenance()["source_sha256"],
         "stale_parts": stale,
         "units": "bits",
