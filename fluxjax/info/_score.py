@@ -11,10 +11,15 @@ d log P = sum_i d log P_i, neuron i's factor may be credited with only the parts
 that its innovations can move (a :class:`_Credit`; equation (5) of
 :mod:`fluxjax.info.moments`): the same expectation, a smaller variance.
 
-The surrogate is returned as S - stop_gradient(S) (:func:`_derivative_only`): a zero
-whose derivative is the gradient estimate, computed only where a derivative is taken,
-from log-probabilities of stored recurrent inputs x @ W (no n x n product in its
-forward pass or in its rematerialisation).
+Two forms. In memory (:func:`_surrogate`, used by soft.py): the surrogate is S -
+stop_gradient(S) (:func:`_derivative_only`), a zero whose derivative is the gradient
+estimate, computed only where a derivative is taken, from log-probabilities of stored
+recurrent inputs x @ W. Streamed (:func:`streamed_surrogate`, used by moments.py): the
+transitions are regenerated from the key block by block (:class:`Stream`), the
+regression and the score each take a pass, and the gradient is accumulated per block,
+so memory does not grow with the number of transitions; an estimator supplies its
+:class:`Influence` per block and its pathwise term. soft.py's estimators are still to be
+moved to the streamed form, which will leave one.
 """
 
 from functools import partial
@@ -336,11 +341,6 @@ class Credit(eqx.Module):
         if self.local:
             return jnp.concatenate([control, jnp.zeros_like(control[..., :1])], -1)
         return jnp.sum(control, axis=-1, keepdims=True)
-
-
-def global_credit(n: int, dtype) -> Credit:
-    """Every neuron credited with the whole F (one part)."""
-    return Credit(jnp.ones((n, 1), dtype), local=False)
 
 
 class _Regression(NamedTuple):
