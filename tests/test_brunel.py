@@ -4,13 +4,14 @@ the shipped data set against its provenance, and the study part on it."""
 import hashlib
 import json
 from pathlib import Path
+from typing import NamedTuple
 
 import jax
 import numpy as np
 import pytest
 
 import fluxjax as fj
-from fluxjax.experiments import brunel, brunel_simulation as sim, report
+from fluxjax.experiments import brunel, brunel_simulation as sim, report, reproduce
 from fluxjax.experiments._common import BrunelFitConfig, StudyConfig
 from fluxjax.io import from_json, to_json
 
@@ -329,3 +330,27 @@ def test_tiny_study_renders_and_round_trips(tiny):
     assert "z control" in text
     figure = brunel.plot(tiny)
     assert len(figure.axes) == len(TINY.regimes)
+
+
+class _Tiny(NamedTuple):
+    value: float
+
+
+def test_run_part_computes_one_part_once_and_reuses_it(tmp_path, monkeypatch):
+    """The part file that `python -m fluxjax.experiments.brunel` writes alone is the
+    one fluxjax reproduce reuses: a second run loads it."""
+    calls = []
+
+    def run(config, done, units):
+        calls.append(done)
+        return _Tiny(1.5)
+
+    monkeypatch.setitem(reproduce.PARTS, "tiny", reproduce.Part(run, _Tiny))
+    first = reproduce.run_part("tiny", STUDY, tmp_path)
+    again = reproduce.run_part("tiny", STUDY, tmp_path)
+    assert first.result == again.result == _Tiny(1.5) and not again.stale
+    assert calls == [{}]  # computed once, from no other part
+    stored = json.loads((tmp_path / "parts" / "tiny.json").read_text())
+    assert stored["provenance"] == reproduce.provenance()
+    with pytest.raises(ValueError, match="name must be one of"):
+        reproduce.run_part("nope", STUDY, tmp_path)
