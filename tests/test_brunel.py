@@ -308,7 +308,7 @@ def test_tiny_study_flags_what_is_outside_the_validated_regime(tiny):
     by_cell = {(c.regime, c.bin_width_ms): c for c in tiny.cells}
     assert by_cell["sr", 10.0].fitted is None
     few = by_cell["ai", 10.0]  # 999 transitions for 10 units
-    assert any("per unit: below the 100" in p for p in few.problems)
+    assert any("fewer than the 100 n = 1000" in p for p in few.problems)
     for cell in tiny.cells:
         if cell.stationarity_z is not None and abs(cell.stationarity_z) > 3:
             assert any(

@@ -3,7 +3,7 @@ clean.
 
 Each notebook is executed with nbclient in a fresh kernel with
 FLUXJAX_NOTEBOOK_QUICK=1, which the notebooks read to choose small sizes; an
-exception in any cell fails the test. Together they take about 3 minutes on two
+exception in any cell fails the test. Together they take about 4 minutes on two
 cores (mostly JAX compilation), hence ``slow``.
 
 The kernels inherit the suite's single-threaded Eigen (``XLA_FLAGS``, set in

@@ -276,9 +276,9 @@ def _fit_cell(states, key, config: BrunelFitConfig) -> dict:
     problems = []
     if T < MIN_TRANSITIONS_PER_UNIT * n:
         problems.append(
-            f"T = {T} transitions, {T / n:.1f} per unit: below the "
-            f"{MIN_TRANSITIONS_PER_UNIT} per unit at which the fit's flux was "
-            "validated"
+            f"T = {T} transitions for n = {n} units: fewer than the "
+            f"{MIN_TRANSITIONS_PER_UNIT} n = {MIN_TRANSITIONS_PER_UNIT * n} at which "
+            "the fit's flux was validated"
         )
     try:
         net, info = fj.fit_network(
