@@ -31,6 +31,7 @@ from .fit import (
     fit_network as fit_network,
     flux_optimality as flux_optimality,
 )
+from .info.correlation import correlation_proxy as correlation_proxy
 from .info.exact import (
     exact_conditional_entropy as exact_conditional_entropy,
     exact_entropy as exact_entropy,
@@ -66,7 +67,7 @@ from .info.plugin import (
     plugin_triplet_flux_from_counts as plugin_triplet_flux_from_counts,
 )
 from .info.results import Estimate as Estimate, TripletFlux as TripletFlux
-from .info.soft import correlation_proxy as correlation_proxy, soft_flux as soft_flux
+from .info.soft import soft_flux as soft_flux
 from .io import (
     Orientation as Orientation,
     from_json as from_json,

@@ -26,6 +26,7 @@ import optax
 from jaxtyping import Array, ArrayLike, Bool, Float, PRNGKeyArray, Shaped
 
 from ._checks import check_int, check_key, check_neurons
+from .info.correlation import correlation_proxy
 from .info.exact import (
     FAST_EXACT_NEURONS,
     RESOLUTION_ULPS,
@@ -33,7 +34,7 @@ from .info.exact import (
     exact_flux,
     weight_components,
 )
-from .info.soft import correlation_proxy, soft_flux
+from .info.soft import soft_flux
 from .measure import flux
 from .network import (
     NUM_NOISE_NODES,

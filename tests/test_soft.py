@@ -27,7 +27,7 @@ import pytest
 from conftest import random_weights
 
 import fluxjax as fj
-from fluxjax.info.soft import MAX_SUBSET_NEURONS, _map_chunks, _sum_chunks
+from fluxjax.info.subset import MAX_SUBSET_NEURONS
 
 
 N = 5
@@ -250,50 +250,32 @@ def test_float32_keys_and_the_full_subset(getkey):
 
 
 @pytest.mark.float64
-def test_chunked_sums_do_not_depend_on_the_chunk_size():
-    """The chunked passes see rows padded to a multiple of the chunk size with weight
-    0: sums, per-row maps and gradients (through the rematerialised scan) equal the
-    unchunked ones."""
-    rows = 37
-    theta = jnp.array([0.3, -1.0, 2.0])
-
-    def padded(size):
-        pad = -rows % size
-        x = jnp.pad(jr.normal(jr.key(0), (rows, 3)), ((0, pad), (0, 0)))
-        return x, jnp.pad(jnp.full(rows, 1 / rows), (0, pad))
-
-    @functools.partial(jax.jit, static_argnums=1)
-    def total(theta, size):
-        fn = lambda x, w: (w @ jnp.sin(x * theta), w @ x**2)
-        return _sum_chunks(fn, padded(size), size)
-
-    @functools.partial(jax.jit, static_argnums=1)
-    def mapped(theta, size):
-        return _map_chunks(lambda x, w: jnp.cos(x @ theta), padded(size), size)[:rows]
-
-    jacobian = jax.jit(jax.jacobian(total), static_argnums=1)
-    for size in (5, 8):
-        for a, b in zip(jacobian(theta, size), jacobian(theta, rows)):
-            np.testing.assert_allclose(a, b, rtol=1e-12)
-        np.testing.assert_allclose(mapped(theta, size), mapped(theta, rows))
-
-
-@pytest.mark.slow
-@pytest.mark.float64
-def test_chunk_size_does_not_change_soft_flux(getkey):
+@pytest.mark.parametrize(
+    "estimator, gradient",
+    [
+        (functools.partial(fj.soft_flux, num_components=50), True),
+        (functools.partial(fj.soft_flux, neurons=[0, 2]), False),
+        (fj.correlation_proxy, False),
+    ],
+    ids=["mixture", "subset", "proxy"],
+)
+def test_block_size_does_not_change_the_estimate(estimator, gradient, getkey):
+    """The chain is folded block by block; blocks of 40 rows (the last one running
+    past T = 999, masked) give the value (and gradient: the score pass, shared by
+    every estimator) of one block of all rows."""
     net = random_net(10, 4, noise=0.3)
     key = getkey()
 
     def run(chunk_size):
-        return eqx.filter_value_and_grad(
-            lambda net: fj.soft_flux(
-                net, key, 999, num_components=50, chunk_size=chunk_size
-            )
-        )(net)
+        fn = lambda net: estimator(net, key, 999, chunk_size=chunk_size, burn_in=20)
+        return eqx.filter_value_and_grad(fn)(net) if gradient else (fn(net), None)
 
-    (value, grads), (chunked, chunked_grads) = run(None), run(64)
-    assert abs(chunked - value) < 1e-12
-    np.testing.assert_allclose(chunked_grads.biases, grads.biases, rtol=1e-9)
+    (value, grads), (blocked, blocked_grads) = run(999), run(40)
+    assert abs(blocked - value) < 1e-12
+    for field in ("weights", "biases", "temperature", "noise") if gradient else ():
+        np.testing.assert_allclose(
+            getattr(blocked_grads, field), getattr(grads, field), rtol=1e-8, atol=1e-13
+        )
 
 
 def test_bad_arguments(getkey):

@@ -1,6 +1,7 @@
 """Information measures: exact, Gaussian, plug-in and NSB estimators, in bits."""
 
 from .._codes import all_states as all_states
+from .correlation import correlation_proxy as correlation_proxy
 from .exact import (
     exact_conditional_entropy as exact_conditional_entropy,
     exact_entropy as exact_entropy,
@@ -16,6 +17,7 @@ from .gaussian import (
     exact_moment_flux as exact_moment_flux,
     gaussian_information as gaussian_information,
 )
+from .mixture import mixture_flux as mixture_flux
 from .moments import (
     FluxBounds as FluxBounds,
     flux_bounds as flux_bounds,
@@ -36,4 +38,5 @@ from .plugin import (
     plugin_triplet_flux_from_counts as plugin_triplet_flux_from_counts,
 )
 from .results import Estimate as Estimate, TripletFlux as TripletFlux
-from .soft import correlation_proxy as correlation_proxy, soft_flux as soft_flux
+from .soft import soft_flux as soft_flux
+from .subset import subset_flux as subset_flux

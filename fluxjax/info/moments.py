@@ -43,7 +43,8 @@ its covariance part is (1/2)[(x - m)^T C^-1 (x - m) - sum_i (x_i - m_i)^2 / C_ii
 terms of x). The first (pathwise) term is the derivative of <f(x_t)> at fixed samples
 and fixed coefficients; the second (stationary) term is the windowed score function
 of the chain with f evaluated at every step, the innovation control variate and a
-mean baseline (:func:`fluxjax.info._score._surrogate`, shared with ``soft_flux``).
+mean baseline (:func:`fluxjax.info._score.streamed_surrogate`, shared by every
+sampled estimator).
 The jackknife correction's own derivative (a nearly constant O(n^2 / T) term) is not
 included.
 
