@@ -33,6 +33,18 @@ def all_states(num_neurons: int, dtype=bool) -> Shaped[Array, "k n"]:
     return ((codes[:, None] >> jnp.arange(num_neurons)) & 1).astype(dtype)
 
 
+def code_probabilities(
+    log_fire: Shaped[Array, "*batch k"], log_silent: Shaped[Array, "*batch k"]
+) -> Shaped[Array, "*batch c"]:
+    """P(c) = prod_k p_k^{b_k} (1 - p_k)^{1 - b_k} for every code c, ``(..., 2^k)``.
+
+    The k bits are independent (bit k of c is b_k); the input is log p and
+    log(1 - p), ``(..., k)``. Two small matrix products and one exponential, whose backward pass is as cheap.
+    """
+    bits = all_states(log_fire.shape[-1], log_fire.dtype)
+    return jnp.exp(log_fire @ bits.T + log_silent @ (1 - bits).T)
+
+
 def pair_counts(
     previous: Int32[Array, "P K"],
     current: Int32[Array, "P K"],

@@ -181,6 +181,11 @@ class Credit(eqx.Module):
     reach: Array
     local: bool = eqx.field(static=True)
 
+    @classmethod
+    def whole(cls, n: int, dtype) -> "Credit":
+        """Every neuron credited with the whole F (one part)."""
+        return cls(jnp.ones((n, 1), dtype), local=False)
+
     def controls(self, control: Array) -> Array:
         """``(..., n)`` per-neuron controls as ``(..., J)`` per-part ones."""
         if self.local:

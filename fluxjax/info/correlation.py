@@ -154,6 +154,6 @@ def _correlation_proxy(net, key, stream: Stream, window: int, proxy: _ProxyInflu
     fixed = jax.lax.stop_gradient(net)
     moments = _moments(fixed, key, stream, proxy)
     slope = jax.grad(_correlation)(moments)
-    credit = Credit(jnp.ones((net.num_neurons, 1), moments.now.dtype), local=False)
+    credit = Credit.whole(net.num_neurons, moments.now.dtype)
     surrogate = streamed_surrogate(net, key, stream, window, proxy, slope, credit)
     return _correlation(moments) + surrogate

@@ -37,7 +37,7 @@ from .._checks import (
     check_neurons,
     is_concrete,
 )
-from .._codes import all_states, group_codes
+from .._codes import all_states, code_probabilities, group_codes
 from .._linalg import solve
 from ..network import BinaryNetwork, check_network
 from .results import TripletFlux
@@ -134,16 +134,13 @@ def _bits(x: Array) -> Array:
 def _future_given_state(net: BinaryNetwork, neurons: tuple[int, ...]) -> Array:
     """M[a, b] = P(x'_S = b | x = a) for S = ``neurons`` (bit k of b is neurons[k]).
 
-    M = exp(log p_S B^T + log(1 - p_S) (1 - B)^T), B the bits of every b: two small
-    matrix products and one exponential, whose backward pass is as cheap (the product
-    of the factors, built by doubling the table once per neuron, made the gradient of
-    a 10-neuron flux three times slower than its value).
+    M = exp(log p_S B^T + log(1 - p_S) (1 - B)^T), B the bits of every b
+    (:func:`fluxjax._codes.code_probabilities`).
     """
     states = all_states(net.num_neurons, net.weights.dtype)
     log_fire, log_silent = net.log_probs(states)
     index = jnp.asarray(neurons)
-    bits = all_states(len(neurons), net.weights.dtype)
-    return jnp.exp(log_fire[:, index] @ bits.T + log_silent[:, index] @ (1 - bits).T)
+    return code_probabilities(log_fire[:, index], log_silent[:, index])
 
 
 def transition_matrix(

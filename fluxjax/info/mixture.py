@@ -185,7 +185,7 @@ def _mixture_flux(net, key, stream: Stream, window: int, num_components: int):
     )
     q = _components(fixed, chain[stride - 1 :: stride])
     fitted = regression(fixed, chain_key, stream, window, _MixtureInfluence, q)
-    credit = Credit(jnp.ones((net.num_neurons, 1), q.logits.dtype), local=False)
+    credit = Credit.whole(net.num_neurons, q.logits.dtype)
     surrogate = streamed_surrogate(
         net, chain_key, stream, window, _MixtureInfluence, q, credit, fitted
     )

@@ -113,7 +113,7 @@ import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._checks import available_bytes, check_int, check_key, is_concrete
-from .._codes import all_states
+from .._codes import code_probabilities
 from .._linalg import log_det
 from ..network import BinaryNetwork, check_network, log_probs_given_input
 from ._score import (
@@ -779,7 +779,6 @@ def _subset_information(net, key, stream: Stream, index):
     """
     k = index.shape[0]
     dtype = net.weights.dtype
-    codes = all_states(k, dtype)
 
     def first(block):
         G = stream.groups
@@ -788,9 +787,7 @@ def _subset_information(net, key, stream: Stream, index):
     def step(sums, block):
         log_fire, log_silent = log_probs_given_input(net, block.x, block.recurrent)
         log_fire, log_silent = log_fire[..., index], log_silent[..., index]
-        P = jnp.exp(
-            (log_fire - log_silent) @ codes.T + jnp.sum(log_silent, -1)[..., None]
-        )
+        P = code_probabilities(log_fire, log_silent)
         conditional = jnp.sum(_binary_entropy(log_fire, log_silent), axis=(1, 2))
         group = stream.group_of(block.index)
         q, h = sums

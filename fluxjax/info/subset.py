@@ -32,7 +32,7 @@ import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._checks import check_neurons
-from .._codes import all_states, codes_of
+from .._codes import code_probabilities, codes_of
 from ..network import BinaryNetwork, check_network, log_probs_given_input
 from ._score import (
     SCORE_WINDOW,
@@ -61,11 +61,7 @@ class _SubsetInfluence:
     def future(self, log_fire: Array, log_silent: Array) -> Array:
         """P_S(c' | x) for every code c', ``(..., 2^k)``."""
         index = np.asarray(self.neurons)
-        log_fire, log_silent = log_fire[..., index], log_silent[..., index]
-        bits = all_states(len(self.neurons), log_fire.dtype)
-        return jnp.exp(
-            (log_fire - log_silent) @ bits.T + jnp.sum(log_silent, -1, keepdims=True)
-        )
+        return code_probabilities(log_fire[..., index], log_silent[..., index])
 
     def code(self, x: Array) -> Array:
         return codes_of(x, self.neurons).astype(jnp.int32)
@@ -147,6 +143,6 @@ def _subset_flux(net, key, stream: Stream, window: int, subset: _SubsetInfluence
         jnp.where(row > 0, row, 1.0)[:, None] * jnp.where(col > 0, col, 1.0)
     )
     G = jnp.where(positive, jnp.log(ratio), 0.0)
-    credit = Credit(jnp.ones((net.num_neurons, 1), G.dtype), local=False)
+    credit = Credit.whole(net.num_neurons, G.dtype)
     surrogate = streamed_surrogate(net, key, stream, window, subset, G, credit)
     return (jnp.sum(J * G) + surrogate) / _LN2
