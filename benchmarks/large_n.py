@@ -313,7 +313,7 @@ def dense_large(steps, directions, n=1000, eps=0.1, bracket=True):
 
 def log_det_precision(steps, n=1000):
     """float32 vs float64 Cholesky log det R of a sample correlation matrix."""
-    from fluxjax.info.moments import _log_det_correlation
+    from fluxjax._linalg import log_det_correlation
 
     rng = np.random.default_rng(1)
     W, b, _, _ = block_network(rng, n)
@@ -322,9 +322,9 @@ def log_det_precision(steps, n=1000):
     p = np.asarray(net.firing_prob(states.reshape(-1, n)), np.float64)
     C = np.cov(p, rowvar=False) + np.diag((p * (1 - p)).mean(0))
     d = np.diag(C).copy()
-    want = float(_log_det_correlation(jnp.asarray(C), jnp.asarray(d)))
+    want = float(log_det_correlation(jnp.asarray(C), jnp.asarray(d)))
     got = float(
-        _log_det_correlation(jnp.asarray(C, jnp.float32), jnp.asarray(d, jnp.float32))
+        log_det_correlation(jnp.asarray(C, jnp.float32), jnp.asarray(d, jnp.float32))
     )
     row(
         f"log det R, n={n}, float32 Cholesky - float64 (nats; TC = {-want / 2:.1f})",

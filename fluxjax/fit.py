@@ -60,7 +60,7 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Bool, Float, PRNGKeyArray
 
 from ._checks import check_int, check_key, default_float_dtype
-from ._linalg import log_det
+from ._linalg import log_det_correlation
 from .data import Recording, Transitions, as_transitions
 from .info.exact import exact_flux
 from .info.moments import moment_flux_stderr
@@ -718,9 +718,7 @@ def _data_phi(count, first, conditional, second):
     m = first / count
     u1 = jnp.sum(_entropy(m) - conditional / count)
     covariance = second / count - jnp.outer(m, m)
-    scale = jax.lax.rsqrt(jnp.diagonal(covariance))
-    R = covariance * scale[:, None] * scale[None, :]
-    return u1 + 0.5 * log_det(R)
+    return u1 + 0.5 * log_det_correlation(covariance, jnp.diagonal(covariance))
 
 
 def data_flux(

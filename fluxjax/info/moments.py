@@ -62,7 +62,7 @@ innovation control of the parts it keeps). What it leaves out depends only on
 neurons that i cannot reach within the window, so its correlation with e_{s,i} is
 zero: the expectation is unchanged and the variance falls from ~ n K / T to
 ~ |R_i| K / T, which lets the window grow to K = 16 without the variance that a
-global credit has at n = 1000 (K = 16 globally: cosine 0.930). On a dense network
+global credit has at n = 1000. On a dense network
 R_i is every neuron, G~ = G and the credit is the global one. R is structure read
 from the support of the weights (K n x n products once per call, counted in float32
 whatever the network's dtype), exact for any W; it costs one more n x n product per
@@ -114,7 +114,7 @@ from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._checks import available_bytes, check_int, check_key, is_concrete
 from .._codes import code_probabilities
-from .._linalg import log_det
+from .._linalg import log_det_correlation
 from ..network import BinaryNetwork, check_network, log_probs_given_input
 from ._score import (
     Credit,
@@ -321,30 +321,12 @@ def _moments(sums: _Sums, centre: Array) -> _Moments:
     return _Moments(m, sums.silent / sums.count, sums.entropy / sums.count, covariance)
 
 
-def _log_det_correlation(covariance: Array, variance: Array) -> Array:
-    """The log det R, R = D^-1/2 C D^-1/2 with C's diagonal replaced by ``variance``.
-
-    A neuron whose variance m (1 - m) is below the dtype's epsilon (a silenced or
-    saturated neuron: 1.2e-7 in float32) is counted as constant, independent of the
-    others: its row and column of R are those of the identity. Its true share of the
-    total correlation is at most its entropy h(m) < 3e-6 bit, whereas its row of the
-    sample correlation matrix is rounding noise divided by sqrt(m (1 - m)), which
-    can make R indefinite.
-    """
-    constant = variance < jnp.finfo(variance.dtype).eps
-    scale = jnp.where(constant, 0.0, jax.lax.rsqrt(jnp.where(constant, 1.0, variance)))
-    R = covariance * scale[:, None] * scale[None, :]
-    n = R.shape[0]
-    R = jnp.where(jnp.eye(n, dtype=bool), 1.0, R)
-    return log_det(R)
-
-
 def _phi_parts(moments: _Moments) -> tuple[Array, Array]:
     """(U1, TC_G) in nats from the moments (1)-(3)."""
     m, mbar, entropy, covariance = moments
     u1 = jnp.sum(_entropy_of(m, mbar) - entropy)
     variance = m * mbar
-    tc = -0.5 * _log_det_correlation(covariance, variance)
+    tc = -0.5 * log_det_correlation(covariance, variance)
     return u1, tc
 
 
