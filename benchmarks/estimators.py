@@ -120,7 +120,9 @@ def random_network(n: int, seed: int, noise: float = 0.0):
 def sampled_rows(samples: int, repeat: int) -> list[dict]:
     W, b, net = random_network(10, 0, noise=0.5)
     states = fj.simulate(net, jax.random.key(0), samples, burn_in=1000)
-    codes = fj.simulate(net, jax.random.key(0), samples, burn_in=1000, record="codes")
+    codes = fj.simulate(
+        net, jax.random.key(0), samples, burn_in=1000, record=fj.Codes()
+    )
     states_np, codes_np = np.asarray(states), np.asarray(codes)
     rows = []
     for what, run, reference in (

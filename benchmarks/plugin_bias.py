@@ -1,7 +1,7 @@
 """Bias and spread of the sampled flux estimators against the exact flux, in bits.
 
 For each network and trajectory length T, R independent replicas are simulated
-with ``fj.simulate(net, key, T, batch=R, burn_in=1000, record="codes")``; each
+with ``fj.simulate(net, key, T, batch=R, burn_in=1000, record=fj.Codes())``; each
 correction of ``fj.plugin_flux`` and ``fj.nsb_flux`` gives one estimate per replica.
 The tables report bias = mean_r(estimate_r - exact) and SD = the standard deviation of
 the R estimates (ddof=1), both in millibits; the standard error of the bias is SD /
@@ -101,7 +101,7 @@ def estimates(codes, n: int, name, key) -> tuple[np.ndarray, bool]:
 def score(net, n, T, R, key, exact):
     """Errors (millibits, one per replica) of every estimator, and the codes."""
     sim_key, shuffle_key = jax.random.split(key)
-    codes = fj.simulate(net, sim_key, T, batch=R, burn_in=BURN_IN, record="codes")
+    codes = fj.simulate(net, sim_key, T, batch=R, burn_in=BURN_IN, record=fj.Codes())
     errors, warned = {}, {}
     for name in ESTIMATORS:
         values, warned[name] = estimates(codes, n, name, shuffle_key)

@@ -283,7 +283,7 @@ def main():
         threads=THREADS,
         extra=[
             f"noise sigma = {args.noise}; W ~ N(0, {GAIN}^2/N), b ~ N(0, 0.5^2); "
-            "record='states' (bool trajectories, like the references)",
+            "record=fj.States() (bool trajectories, like the references)",
             f"timings: min over {repeat} interleaved rounds after one warm-up; "
             "x ...: fluxjax rate / reference rate; of matmul: fluxjax / matmul-only",
         ],

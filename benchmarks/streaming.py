@@ -67,8 +67,8 @@ def throughput(repeat: int, quick: bool) -> list[dict]:
 
     runs = {
         "states (125 neurons)": fluxjax(),
-        "codes (10 core neurons)": fluxjax(record="codes", neurons=core),
-        "pair_counts (3 triplets)": fluxjax(record="pair_counts", groups=triplets),
+        "codes (10 core neurons)": fluxjax(record=fj.Codes(core)),
+        "pair_counts (3 triplets)": fluxjax(record=fj.PairCounts(triplets)),
         "numpy B": lambda: numpy_simulate(
             weights / temperature, biases / temperature, 0.0, replicas, steps // 5, rng
         ),
@@ -118,36 +118,23 @@ def compiled_bytes() -> list[dict]:
     net, groups = fj.l5_microcircuit(42)
     core = list(groups["core"])
     rows = []
-    for record, kwargs in [
-        ("states", dict(neurons=None)),
-        ("states", dict(neurons=core)),
-        ("codes", dict(neurons=core)),
-        ("pair_counts", dict(groups=[[core[i] for i in t] for t in TRIPLETS])),
+    for what, record in [
+        ("record=fj.States() (all 125 neurons)", fj.States()),
+        ("record=fj.States(core) (10 core neurons)", fj.States(core)),
+        ("record=fj.Codes(core) (10 core neurons)", fj.Codes(core)),
+        (
+            "record=fj.PairCounts(triplets) (3 triplets)",
+            fj.PairCounts([[core[i] for i in t] for t in TRIPLETS]),
+        ),
     ]:
-        plan = simulate_module._plan(
-            net,
-            MEMORY_STEPS,
-            BURN_IN,
-            record,
-            kwargs.get("neurons"),
-            kwargs.get("groups"),
-            1,
-            None,
-        )
+        plan = simulate_module._plan(net, MEMORY_STEPS, BURN_IN, record, 1, None)
         lowered = simulate_module._simulate_one.lower(
             net, jax.random.key(0), None, None, plan
         )
         memory = lowered.compile().compiled.memory_analysis()
         rows.append(
             {
-                "what": f"compiled simulation, record={record!r}"
-                + (
-                    " (all 125 neurons)"
-                    if record == "states" and not kwargs.get("neurons")
-                    else ""
-                )
-                + (" (10 core neurons)" if kwargs.get("neurons") else "")
-                + (" (3 triplets)" if kwargs.get("groups") else ""),
+                "what": f"compiled simulation, {what}",
                 "MB": f"{(memory.temp_size_in_bytes + memory.output_size_in_bytes) / 1e6:.1f}",
                 "seconds": "",
                 "how": "XLA memory_analysis: temporaries + output",

@@ -70,7 +70,7 @@ def worker(args: argparse.Namespace) -> None:
     import fluxjax as fj
 
     nets, keys = _sweep()
-    options = dict(record="pair_counts", groups=TRIPLETS, burn_in=100)
+    options = dict(record=fj.PairCounts(TRIPLETS), burn_in=100)
     out = Path(args.out)
     if args.split == "slices":
         mine = slice(jax.process_index(), NUM_NETWORKS, jax.process_count())
@@ -103,8 +103,7 @@ def launch(processes: int, split: str, out: Path, timeout: float = 600) -> np.nd
                 nets,
                 keys,
                 STEPS,
-                record="pair_counts",
-                groups=TRIPLETS,
+                record=fj.PairCounts(TRIPLETS),
                 burn_in=100,
             )
         )

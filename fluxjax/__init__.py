@@ -96,6 +96,11 @@ from .optimize import (
     single_bias_gains as single_bias_gains,
 )
 from .simulate import (
+    Codes as Codes,
+    PairCounts as PairCounts,
+    Probabilities as Probabilities,
+    Record as Record,
+    States as States,
     simulate as simulate,
     simulate_ensemble as simulate_ensemble,
     stack_networks as stack_networks,

@@ -15,11 +15,12 @@ once (one vectorised kernel, written out so that XLA fuses it) and turned into f
 thresholds theta(t) = T (L - sigma xi) - b. The sequential loop inside a chunk then
 only computes x(t + 1) = [x(t) @ W > theta(t)] for the whole batch: a matrix product
 and a comparison. Arrays stay batch-major, so recorded states are written once, in
-place. Statistics can be streamed instead (``record="pair_counts"``) so that long runs
+place. Statistics can be streamed instead (``record=PairCounts(groups)``) so that long runs
 never hold their states. Replicas and ensembles are sharded over the devices along
 their leading axis (a 1-D ``Mesh`` named "ensemble"); nothing is communicated.
 """
 
+import dataclasses
 import sys
 from collections.abc import Sequence
 from typing import NamedTuple
@@ -45,7 +46,6 @@ from jaxtyping import (
 from ._checks import (
     as_float_array,
     as_states,
-    check_choice,
     check_finite,
     check_int,
     check_key,
@@ -65,7 +65,6 @@ from .network import (
 
 MAX_CODE_NEURONS = 32
 MAX_GROUP_NEURONS = 10
-RECORDS = ("states", "codes", "pair_counts", "probabilities")
 CHUNK_ELEMENTS = 1 << 20
 """Thresholds computed at once, summed over the replicas on one device (4 MB in
 float32); a chunk is at most ``MAX_CHUNK_STEPS`` updates. Results do not depend on the
@@ -73,6 +72,71 @@ chunking (tests/test_simulate.py); small chunks pay more per-chunk overhead at s
 and unrolling the sequential loop made it slower on CPU."""
 MAX_CHUNK_STEPS = 512
 _MAX_STEP = 2**32 - 2 * MAX_CHUNK_STEPS  # step counters are uint32
+
+
+@dataclasses.dataclass(frozen=True)
+class States:
+    """Record the states after each update: bool ``(..., steps, len(neurons))``.
+
+    Attributes:
+        neurons: the neurons to record (default all), e.g. the core of a larger
+            network. All neurons are simulated either way.
+    """
+
+    neurons: Sequence[int] | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Codes:
+    """Record the uint32 code of ``neurons`` after each update: ``(..., steps)``.
+
+    The code is :func:`state_codes` (at most 32 neurons; default all): 10^7 steps
+    take 40 MB.
+    """
+
+    neurons: Sequence[int] | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class PairCounts:
+    """Stream the transition counts of K ``groups``: int32 ``(..., K, K, S, S)``.
+
+    ``counts[k, l, a, b]`` = #{t : c_k(x_t) = a, c_l(x_{t+1}) = b} over the
+    ``steps - 1`` successive pairs of recorded states, with c_k the
+    :func:`state_codes` of group k and S = 2^(largest group size); memory does not
+    depend on ``steps``.
+
+    Attributes:
+        groups: K >= 1 groups of at most 10 neurons each (e.g. the paper's triplets).
+    """
+
+    groups: Sequence[Sequence[int]]
+
+
+@dataclasses.dataclass(frozen=True)
+class Probabilities:
+    """Record the firing probabilities: float ``(..., steps, len(neurons))``.
+
+    Row t is P(x_{t+1, i} = 1 | x_t, d_t) = :meth:`BinaryNetwork.firing_prob` of the
+    state before the recorded update (and its drive): the Rao-Blackwellised,
+    lower-variance version of the recorded states (reservoir readout features).
+
+    Attributes:
+        neurons: the neurons to record (default all).
+    """
+
+    neurons: Sequence[int] | None = None
+
+
+Record = States | Codes | PairCounts | Probabilities
+"""What a simulation returns (:func:`simulate`'s ``record``)."""
+
+_RECORD_NAMES = {
+    States: "states",
+    Codes: "codes",
+    PairCounts: "pair_counts",
+    Probabilities: "probabilities",
+}
 
 
 class _Plan(NamedTuple):
@@ -109,13 +173,7 @@ def state_codes(
     return codes_of(states, neurons)
 
 
-def _check_groups(groups, record: str, n: int) -> tuple[tuple[int, ...], ...]:
-    if record != "pair_counts":
-        if groups is not None:
-            raise ValueError("groups is only used with record='pair_counts'")
-        return ()
-    if groups is None:
-        raise ValueError("record='pair_counts' needs groups=[[neuron, ...], ...]")
+def _check_groups(groups, n: int) -> tuple[tuple[int, ...], ...]:
     if isinstance(groups, (str, bytes)) or not isinstance(groups, Sequence):
         raise TypeError("groups must be a sequence of sequences of neuron indices")
     checked = tuple(check_neurons(g, n, "groups") for g in groups)
@@ -125,6 +183,32 @@ def _check_groups(groups, record: str, n: int) -> tuple[tuple[int, ...], ...]:
             f"neurons, got sizes {[len(g) for g in checked]}"
         )
     return checked
+
+
+def _check_record(record, n: int) -> tuple[str, tuple[int, ...], tuple]:
+    """(name, neurons, groups) of a :data:`Record`, checked."""
+    if type(record) not in _RECORD_NAMES:
+        hint = {
+            "states": "fj.States()",
+            "codes": "fj.Codes(neurons)",
+            "pair_counts": "fj.PairCounts(groups)",
+            "probabilities": "fj.Probabilities()",
+        }.get(record if isinstance(record, str) else None)
+        raise TypeError(
+            "record must be fj.States(neurons), fj.Codes(neurons), "
+            f"fj.PairCounts(groups) or fj.Probabilities(neurons), got {record!r}"
+            + (f": use {hint}" if hint else "")
+        )
+    name = _RECORD_NAMES[type(record)]
+    if isinstance(record, PairCounts):
+        return name, tuple(range(n)), _check_groups(record.groups, n)
+    neurons = check_neurons(record.neurons, n)
+    if isinstance(record, Codes) and len(neurons) > MAX_CODE_NEURONS:
+        raise ValueError(
+            f"fj.Codes encodes at most {MAX_CODE_NEURONS} neurons, got "
+            f"{len(neurons)}; pass a subset: fj.Codes(neurons=...)"
+        )
+    return name, neurons, ()
 
 
 def _devices(devices) -> list:
@@ -166,23 +250,15 @@ def _phase_chunk(length: int, target: int) -> int:
     return target
 
 
-def _plan(net, steps, burn_in, record, neurons, groups, replicas, mesh) -> _Plan:
+def _plan(net, steps, burn_in, record, replicas, mesh) -> _Plan:
     """Validates the common arguments of the simulation functions."""
     steps = check_int(steps, "steps", minimum=1)
     burn_in = check_int(burn_in, "burn_in", minimum=0)
     if steps + burn_in > _MAX_STEP:
         raise ValueError(f"burn_in + steps must be at most {_MAX_STEP}")
-    check_choice(record, "record", RECORDS)
-    n = net.num_neurons
-    neurons = check_neurons(neurons, n)
-    if record == "codes" and len(neurons) > MAX_CODE_NEURONS:
-        raise ValueError(
-            f"record='codes' encodes at most {MAX_CODE_NEURONS} neurons, got "
-            f"{len(neurons)}; pass a subset with `neurons=`"
-        )
-    groups = _check_groups(groups, record, n)
-    chunk = _chunk_steps(replicas, n, mesh)
-    return _Plan(steps, burn_in, record, neurons, groups, chunk)
+    name, neurons, groups = _check_record(record, net.num_neurons)
+    chunk = _chunk_steps(replicas, net.num_neurons, mesh)
+    return _Plan(steps, burn_in, name, neurons, groups, chunk)
 
 
 def simulate(
@@ -193,9 +269,7 @@ def simulate(
     batch: int | None = None,
     x0: Shaped[ArrayLike, "... n"] | None = None,
     burn_in: int = 0,
-    record: str = "states",
-    neurons=None,
-    groups=None,
+    record: Record = States(),
     drive: Float[ArrayLike, "*replicas updates n"] | None = None,
     devices=None,
 ) -> (
@@ -213,26 +287,9 @@ def simulate(
         batch: number of independent replicas (None: one unbatched trajectory).
         x0: initial state ``(n,)`` or ``(batch, n)``; default uniformly random.
         burn_in: number of updates discarded before recording.
-        record: what to return:
-
-            - ``"states"``: bool ``(..., steps, len(neurons))``.
-            - ``"codes"``: uint32 ``(..., steps)`` codes of ``neurons`` (at most 32),
-              see :func:`state_codes`; 10^7 steps take 40 MB.
-            - ``"pair_counts"``: int32 ``(..., K, K, S, S)`` transition counts of the
-              K ``groups``, streamed (memory independent of ``steps``):
-              ``counts[k, l, a, b]`` = #{t : c_k(x_t) = a, c_l(x_{t+1}) = b} over the
-              ``steps - 1`` successive pairs of recorded states, with c_k the
-              :func:`state_codes` of group k and S = 2^(largest group size).
-            - ``"probabilities"``: float ``(..., steps, len(neurons))``, the firing
-              probabilities P(x_{t+1, i} = 1 | x_t, d_t) =
-              :meth:`BinaryNetwork.firing_prob` of the state before each recorded
-              update (and its drive): the Rao-Blackwellised, lower-variance version of
-              the recorded states (reservoir readout features).
-        neurons: the neurons to record for "states", "codes" and "probabilities"
-            (default all), e.g. the core of a larger network. All neurons are
-            simulated either way.
-        groups: for ``"pair_counts"``: K >= 1 groups of at most 10 neurons each
-            (e.g. the paper's triplets).
+        record: what to return, a :data:`Record`: :class:`States` (default: the
+            bool states of every neuron), :class:`Codes`, :class:`PairCounts` or
+            :class:`Probabilities`, each with the neurons (or groups) it records.
         drive: an external input field d(t) for every update, burn-in included:
             ``(burn_in + steps, n)`` shared by all replicas, or ``(batch,
             burn_in + steps, n)`` one per replica. Update t (counted from the start of
@@ -259,7 +316,7 @@ def simulate(
     if batch is not None:
         batch = check_int(batch, "batch", minimum=1)
     mesh = None if batch is None else _mesh(devices, batch)
-    plan = _plan(net, steps, burn_in, record, neurons, groups, batch or 1, mesh)
+    plan = _plan(net, steps, burn_in, record, batch or 1, mesh)
     n = net.num_neurons
     drive = _check_drive(drive, net, plan, None if batch is None else (batch, "batch"))
     if x0 is not None:
@@ -310,7 +367,7 @@ def fold_transitions(
     is gathered before ``fn`` sees it, so ``fn``'s sums run in one order on any mesh.
     """
     mesh = _mesh(None, chains)
-    plan = _plan(net, length, burn_in + 1, "states", None, None, chains, mesh)
+    plan = _plan(net, length, burn_in + 1, States(), chains, mesh)
     size = _padded(chains, mesh)
     index = _shard(jnp.arange(size, dtype=jnp.uint32), mesh)
     n = net.weights.shape[-1]
@@ -642,9 +699,7 @@ def simulate_ensemble(
     steps: int,
     *,
     burn_in: int = 0,
-    record: str = "states",
-    neurons=None,
-    groups=None,
+    record: Record = States(),
     drive: Float[ArrayLike, "*networks updates n"] | None = None,
     devices=None,
 ) -> (
@@ -667,10 +722,7 @@ def simulate_ensemble(
         key: one PRNG key, or an array of ``len(nets)`` keys.
         steps: recorded steps.
         burn_in: discarded updates.
-        record: ``"states"``, ``"codes"``, ``"pair_counts"`` or ``"probabilities"``
-            (see :func:`simulate`).
-        neurons: the neurons to record.
-        groups: the groups of ``"pair_counts"``.
+        record: what to return, a :data:`Record` (see :func:`simulate`).
         drive: the external input field of every update (see :func:`simulate`):
             ``(burn_in + steps, n)`` for all networks, or ``(len(nets), burn_in +
             steps, n)`` one per network.
@@ -705,7 +757,7 @@ def simulate_ensemble(
         keys = jax.vmap(lambda k: jr.fold_in(key, k))(jnp.arange(size))
     mesh = _mesh(devices, size)
     group = min(size, _ensemble_group(in_axes, mesh, devices))
-    plan = _plan(nets[0], steps, burn_in, record, neurons, groups, group, mesh)
+    plan = _plan(nets[0], steps, burn_in, record, group, mesh)
     drive = _check_drive(drive, nets[0], plan, (size, "len(nets)"))
     return _simulate_ensemble(stacked, in_axes, keys, drive, size, group, plan, mesh)
 
@@ -713,8 +765,8 @@ def simulate_ensemble(
 CPU_NETWORKS_PER_DEVICE = 16
 """On CPU, an ensemble of networks with different weights runs in calls of at most
 this many networks per device: each update is then one matrix-vector product per
-network, and with more networks their weights fall out of the cache (160 networks of
-N = 125: 2.1x faster in calls of 16 than in one call; benchmarks/README.md). Results
+network, and with more networks their weights fall out of the cache (measured in
+benchmarks/README.md). Results
 do not depend on it (network k always uses its own key)."""
 
 

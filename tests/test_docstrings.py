@@ -9,6 +9,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import equinox as eqx
 import jax
 import matplotlib.pyplot as plt
 import numpy as np
@@ -27,7 +28,7 @@ _attempted: dict[str, int] = {}
 
 def _globs():
     public = {k: v for k, v in vars(fluxjax).items() if not k.startswith("_")}
-    return {"fj": fluxjax, "jax": jax, "jnp": jax.numpy, "np": np, **public}
+    return {"fj": fluxjax, "eqx": eqx, "jax": jax, "jnp": jax.numpy, "np": np, **public}
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -390,6 +390,8 @@ def test_fitted_flux_within_5_percent_at_n_200(getkey):
     value, se, bias = float(boot.value), float(boot.stderr), float(boot.bias)
     assert abs(value / exact - 1) < 0.05, (value, exact)
     assert abs(value - bias - exact) < 3 * se + 0.01 * exact, (value, bias, se, exact)
+    low, high = boot.interval
+    assert low <= exact <= high, (boot.interval, exact)
 
 
 # ---------------------------------------------------------------------------

@@ -147,7 +147,7 @@ FUNCTIONS = {
     "simulate.batch": lambda v: fj.simulate(NET, KEY, 5, batch=v),
     "simulate.burn_in": lambda v: fj.simulate(NET, KEY, 5, burn_in=v),
     "simulate.x0": lambda v: fj.simulate(NET, KEY, 5, x0=v),
-    "simulate.neurons": lambda v: fj.simulate(NET, KEY, 5, neurons=v),
+    "simulate.neurons": lambda v: fj.simulate(NET, KEY, 5, record=fj.States(v)),
     "simulate.record": lambda v: fj.simulate(NET, KEY, 5, record=v),
     "simulate.drive": lambda v: fj.simulate(NET, KEY, 5, drive=v),
     # exact

@@ -73,7 +73,7 @@ def test_recorded_probabilities_are_the_conditional_firing_probabilities(getkey)
     key = getkey()
     drive = np.random.default_rng(2).normal(0, 1.5, (3, 530, 6))
     probs = fj.simulate(
-        net, key, 500, burn_in=30, batch=3, drive=drive, record="probabilities"
+        net, key, 500, burn_in=30, batch=3, drive=drive, record=fj.Probabilities()
     )
     states = np.asarray(fj.simulate(net, key, 530, batch=3, drive=drive))
     before = states[:, 29:-1].astype(float)  # the state before updates 30 .. 529
@@ -89,7 +89,7 @@ def test_probabilities_predict_the_states(getkey):
     drive = np.asarray(jr.normal(getkey(), (20_000, 6)))
     key = getkey()
     states = fj.simulate(net, key, 20_000, drive=drive)
-    probs = fj.simulate(net, key, 20_000, drive=drive, record="probabilities")
+    probs = fj.simulate(net, key, 20_000, drive=drive, record=fj.Probabilities())
     gap = np.asarray(states, float).mean(0) - np.asarray(probs).mean(0)
     assert np.all(np.abs(gap) < 5 * 0.5 / np.sqrt(20_000))
 
@@ -126,10 +126,10 @@ def test_reservoir_runs_are_simulations_with_the_input_field(getkey):
     res = Reservoir(net, random_input_weights(getkey(), 2, 6, scale=1.5))
     inputs = np.asarray(jr.uniform(getkey(), (2, 300, 2), minval=-1, maxval=1))
     key = getkey()
-    out = res.run(key, inputs, record="states")
+    out = res.run(key, inputs, record=fj.States())
     drive = inputs @ np.asarray(res.input_weights)
     np.testing.assert_array_equal(
-        out, fj.simulate(net, key, 300, batch=2, drive=drive, record="states")
+        out, fj.simulate(net, key, 300, batch=2, drive=drive, record=fj.States())
     )
     other = Reservoir(
         fj.BinaryNetwork(net.weights, net.biases + 1, noise=0.7), res.input_weights

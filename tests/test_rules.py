@@ -63,7 +63,7 @@ def test_adapting_subset_and_vanishing_rate_follow_simulate():
     final, history = fj.self_organize(
         net, key, 300, rate=1e-30, neurons=[0, 2], record=[1, 2, 4], burn_in=20
     )
-    expected = fj.simulate(net, key, 300, burn_in=20, neurons=[1, 2, 4])
+    expected = fj.simulate(net, key, 300, burn_in=20, record=fj.States([1, 2, 4]))
     np.testing.assert_array_equal(history.states, expected)
     np.testing.assert_array_equal(final.biases[np.array([1, 3, 4])], b[[1, 3, 4]])
 

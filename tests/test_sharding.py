@@ -46,7 +46,7 @@ CHILD = textwrap.dedent(
     results = {}
     for name, kwargs in [
         ("states", dict(burn_in=10)),
-        ("counts", dict(record="pair_counts", groups=[[0, 1], [2, 3, 4]])),
+        ("counts", dict(record=fj.PairCounts([[0, 1], [2, 3, 4]]))),
     ]:
         sharded = fj.simulate_ensemble(nets, key, 300, **kwargs)
         single = fj.simulate_ensemble(nets, key, 300, devices=one, **kwargs)
@@ -60,11 +60,11 @@ CHILD = textwrap.dedent(
 
     # Driven: one drive per network (probabilities) and one per replica (states).
     drives = np.random.default_rng(0).normal(0, 1, (6, 300, 5))
-    driven = fj.simulate_ensemble(nets, key, 300, drive=drives, record="probabilities")
+    driven = fj.simulate_ensemble(nets, key, 300, drive=drives, record=fj.Probabilities())
     np.testing.assert_array_equal(
         driven,
         fj.simulate_ensemble(
-            nets, key, 300, drive=drives, record="probabilities", devices=one
+            nets, key, 300, drive=drives, record=fj.Probabilities(), devices=one
         ),
     )
     results["driven_ensemble"] = np.asarray(driven)
@@ -80,7 +80,7 @@ CHILD = textwrap.dedent(
     assert len(out.sharding.device_set) == 4, out.sharding
     assert {shard.data.shape for shard in out.addressable_shards} == {(2, 300, 5)}
     stacked, axes = fj.stack_networks(nets + nets[:2])
-    plan = simulate_module._plan(nets[0], 300, 0, "states", None, None, 8, None)
+    plan = simulate_module._plan(nets[0], 300, 0, fj.States(), 8, None)
     mesh = simulate_module._mesh(None, 8)
     keys = jax.vmap(lambda k: jr.fold_in(key, k))(jax.numpy.arange(8))
     hlo = simulate_module._simulate_ensemble.lower(
@@ -115,7 +115,7 @@ def test_sharded_ensembles_equal_one_device(tmp_path):
         sharded["ensemble_states"], fj.simulate_ensemble(nets, key, 300, burn_in=10)
     )
     counts = fj.simulate_ensemble(
-        nets, key, 300, record="pair_counts", groups=[[0, 1], [2, 3, 4]]
+        nets, key, 300, record=fj.PairCounts([[0, 1], [2, 3, 4]])
     )
     np.testing.assert_array_equal(sharded["ensemble_counts"], counts)
     np.testing.assert_array_equal(
@@ -124,7 +124,7 @@ def test_sharded_ensembles_equal_one_device(tmp_path):
     drives = np.random.default_rng(0).normal(0, 1, (6, 300, 5))
     np.testing.assert_array_equal(
         sharded["driven_ensemble"],
-        fj.simulate_ensemble(nets, key, 300, drive=drives, record="probabilities"),
+        fj.simulate_ensemble(nets, key, 300, drive=drives, record=fj.Probabilities()),
     )
     np.testing.assert_array_equal(
         sharded["driven_replicas"],

@@ -223,8 +223,8 @@ def test_results_do_not_depend_on_the_chunking(
     def run():
         return (
             fj.simulate(net, key, 101, batch=3, burn_in=11),
-            fj.simulate(net, key, 101, batch=3, burn_in=11, record="codes"),
-            fj.simulate(net, key, 101, burn_in=11, record="pair_counts", groups=groups),
+            fj.simulate(net, key, 101, batch=3, burn_in=11, record=fj.Codes()),
+            fj.simulate(net, key, 101, burn_in=11, record=fj.PairCounts(groups)),
         )
 
     default = run()
@@ -237,14 +237,14 @@ def test_results_do_not_depend_on_the_chunking(
 def test_codes_match_states(getkey):
     net, key = small_net(4, n=6), getkey()
     states = fj.simulate(net, key, 500, batch=2)
-    codes = fj.simulate(net, key, 500, batch=2, record="codes")
+    codes = fj.simulate(net, key, 500, batch=2, record=fj.Codes())
     np.testing.assert_array_equal(
         codes, ref.state_codes(states.reshape(-1, 6)).reshape(2, 500)
     )
-    subset = fj.simulate(net, key, 500, batch=2, record="codes", neurons=[5, 0])
+    subset = fj.simulate(net, key, 500, batch=2, record=fj.Codes([5, 0]))
     expected = np.asarray(states[..., 5], int) + 2 * np.asarray(states[..., 0], int)
     np.testing.assert_array_equal(subset, expected)
-    columns = fj.simulate(net, key, 500, batch=2, neurons=[5, 0])
+    columns = fj.simulate(net, key, 500, batch=2, record=fj.States([5, 0]))
     np.testing.assert_array_equal(columns, states[..., [5, 0]])
 
 
@@ -269,14 +269,14 @@ def test_pair_counts_match_the_recorded_states(getkey):
     groups = [[0, 1, 2], [5], [4, 3]]
     states = np.asarray(fj.simulate(net, key, 1000, batch=3, burn_in=33))
     counts = fj.simulate(
-        net, key, 1000, batch=3, burn_in=33, record="pair_counts", groups=groups
+        net, key, 1000, batch=3, burn_in=33, record=fj.PairCounts(groups)
     )
     assert counts.shape == (3, 3, 3, 8, 8) and counts.dtype == jnp.int32
     for k in range(3):
         np.testing.assert_array_equal(counts[k], numpy_pair_counts(states[k], groups))
     nets = [net, small_net(6, n=6)]
     together = fj.simulate_ensemble(
-        nets, key, 500, burn_in=2, record="pair_counts", groups=groups
+        nets, key, 500, burn_in=2, record=fj.PairCounts(groups)
     )
     for k, member in enumerate(nets):
         alone = np.asarray(fj.simulate(member, jr.fold_in(key, k), 500, burn_in=2))
@@ -305,9 +305,7 @@ def test_streaming_memory_does_not_grow_with_steps():
     compiles to well under 10 MB of buffers (the states would take 1.25 GB); checked
     from XLA's memory analysis, without running it."""
     net, _ = fj.l5_microcircuit(42)
-    plan = simulate_module._plan(
-        net, 10**7, 10**4, "pair_counts", None, TRIPLETS, 1, None
-    )
+    plan = simulate_module._plan(net, 10**7, 10**4, fj.PairCounts(TRIPLETS), 1, None)
     compiled = simulate_module._simulate_one.lower(net, jr.key(0), None, None, plan)
     memory = compiled.compile().compiled.memory_analysis()
     used = memory.temp_size_in_bytes + memory.output_size_in_bytes
@@ -351,7 +349,7 @@ def test_statistics_converge_to_the_stationary_distribution(getkey, noise):
     P = ref.transition_matrix(W, b, 1.0, noise)
     pi = ref.stationary(P)
     codes = np.asarray(
-        fj.simulate(net, getkey(), 20_000, batch=32, burn_in=100, record="codes")
+        fj.simulate(net, getkey(), 20_000, batch=32, burn_in=100, record=fj.Codes())
     )
     n = codes.size
     freq = np.bincount(codes.ravel(), minlength=16) / n
@@ -363,8 +361,7 @@ def test_statistics_converge_to_the_stationary_distribution(getkey, noise):
     np.testing.assert_array_less(np.abs(joint - expected), tol)
     # The streamed transition counts of the whole state give the same joint.
     counts = fj.simulate(
-        net, getkey(), 20_000, batch=32, burn_in=100, record="pair_counts",
-        groups=[range(4)],
+        net, getkey(), 20_000, batch=32, burn_in=100, record=fj.PairCounts([range(4)]),
     )  # fmt: skip
     joint = np.asarray(counts).sum(0)[0, 0].ravel() / (32 * 19_999)
     np.testing.assert_array_less(np.abs(joint - expected), tol)
@@ -390,7 +387,7 @@ def test_vmap_over_stacked_networks(getkey):
 def test_long_runs_fit_as_codes(getkey):
     """10^6 steps of a 20-neuron network as uint32 codes: 4 MB instead of 20 MB."""
     W, b = random_weights(np.random.default_rng(6), 20, scale=0.3)
-    codes = fj.simulate(fj.BinaryNetwork(W, b), getkey(), 1_000_000, record="codes")
+    codes = fj.simulate(fj.BinaryNetwork(W, b), getkey(), 1_000_000, record=fj.Codes())
     assert codes.dtype == jnp.uint32 and codes.nbytes == 4_000_000
     assert len(np.unique(np.asarray(codes[:1000]))) > 900  # nearly independent bits
 
@@ -404,20 +401,24 @@ def test_long_runs_fit_as_codes(getkey):
         (dict(steps=10, burn_in=-1), ValueError, "burn_in"),
         (dict(steps=2**32), ValueError, "burn_in \\+ steps"),
         (dict(steps=10, x0=np.zeros(5)), ValueError, "x0"),
-        (dict(steps=10, record="everything"), ValueError, "record"),
-        (dict(steps=10, record="codes", neurons=[0, 9]), ValueError, "neurons"),
-        (dict(steps=10, neurons=[0, 0]), ValueError, "neurons"),
-        (dict(steps=10, record="pair_counts"), ValueError, "groups"),
-        (dict(steps=10, groups=[[0]]), ValueError, "groups"),
-        (dict(steps=10, record="pair_counts", groups=[[0, 7]]), ValueError, "groups"),
-        (dict(steps=10, record="pair_counts", groups=[]), ValueError, "groups"),
-        (dict(steps=10, record="pair_counts", groups="01"), TypeError, "groups"),
+        (dict(steps=10, record="everything"), TypeError, "record"),
+        (dict(steps=10, record=fj.Codes([0, 9])), ValueError, "neurons"),
+        (dict(steps=10, record=fj.States([0, 0])), ValueError, "neurons"),
+        (dict(steps=10, record="pair_counts"), TypeError, "PairCounts"),
+        (dict(steps=10, record=fj.States), TypeError, "record"),
+        (dict(steps=10, record=fj.PairCounts([[0, 7]])), ValueError, "groups"),
+        (dict(steps=10, record=fj.PairCounts([])), ValueError, "groups"),
         (dict(steps=10, batch=2, devices=[]), ValueError, "devices"),
     ],
 )
 def test_validation(kwargs, error, match, getkey):
     with pytest.raises(error, match=match):
         fj.simulate(small_net(), getkey(), **kwargs)
+
+
+def test_a_string_is_no_list_of_groups(getkey):
+    with pytest.raises(TypeError, match="groups"):
+        fj.simulate(small_net(), getkey(), 10, record=fj.PairCounts("01"))
 
 
 def test_key_validation():
@@ -434,20 +435,20 @@ def test_key_validation():
 def test_codes_limited_to_32_neurons(getkey):
     net = fj.BinaryNetwork(np.zeros((40, 40)), np.zeros(40))
     with pytest.raises(ValueError, match="32"):
-        fj.simulate(net, getkey(), 10, record="codes")
-    assert fj.simulate(net, getkey(), 10, record="codes", neurons=range(32)).shape == (
-        10,
-    )
+        fj.simulate(net, getkey(), 10, record=fj.Codes())
+    assert fj.simulate(net, getkey(), 10, record=fj.Codes(range(32))).shape == (10,)
 
 
 def test_ensemble_equals_separate_runs(getkey):
     nets = [small_net(seed, n=4, noise=0.3 * seed) for seed in range(3)]
     key = getkey()
-    together = fj.simulate_ensemble(nets, key, 80, burn_in=5, neurons=[2, 0])
+    together = fj.simulate_ensemble(nets, key, 80, burn_in=5, record=fj.States([2, 0]))
     for k, net in enumerate(nets):
-        alone = fj.simulate(net, jr.fold_in(key, k), 80, burn_in=5, neurons=[2, 0])
+        alone = fj.simulate(
+            net, jr.fold_in(key, k), 80, burn_in=5, record=fj.States([2, 0])
+        )
         np.testing.assert_array_equal(together[k], alone)
-    codes = fj.simulate_ensemble(nets, key, 80, burn_in=5, record="codes")
+    codes = fj.simulate_ensemble(nets, key, 80, burn_in=5, record=fj.Codes())
     np.testing.assert_array_equal(
         codes[1],
         fj.state_codes(fj.simulate(nets[1], jr.fold_in(key, 1), 80, burn_in=5)),
@@ -470,7 +471,7 @@ def test_ensembles_run_in_groups_with_the_same_results(getkey, monkeypatch):
     def run():
         return (
             fj.simulate_ensemble(nets, key, 60, burn_in=4),
-            fj.simulate_ensemble(nets, key, 60, record="pair_counts", groups=groups),
+            fj.simulate_ensemble(nets, key, 60, record=fj.PairCounts(groups)),
         )
 
     one_call = run()

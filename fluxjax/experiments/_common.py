@@ -366,7 +366,7 @@ def record_core(
             keys[start : start + chunk],
             steps,
             burn_in=config.burn_in,
-            neurons=neurons,
+            record=fj.States(neurons),
         )
         parts.append(np.asarray(states))
     return np.concatenate(parts)
@@ -381,7 +381,7 @@ def flux_indicator(
     """The paper's triplet flux indicator (intra, inter) in bits, one per network.
 
     Streamed: the simulation returns only the (3, 3, 8, 8) counts of successive triplet
-    codes (``record="pair_counts"``), so memory does not grow with ``config.steps``.
+    codes (``record=fj.PairCounts(groups)``), so memory does not grow with ``config.steps``.
     Network k uses the key ``fold_in(key, k)``, so the values equal
     ``plugin_triplet_flux(record_core(nets, key, config, neurons), TRIPLETS)``.
     """
@@ -392,8 +392,7 @@ def flux_indicator(
         keys,
         config.steps,
         burn_in=config.burn_in,
-        record="pair_counts",
-        groups=groups,
+        record=fj.PairCounts(groups),
     )
     intra, inter = fj.plugin_triplet_flux_from_counts(counts)
     return np.asarray(intra, np.float64), np.asarray(inter, np.float64)

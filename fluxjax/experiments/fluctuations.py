@@ -57,10 +57,6 @@ noise sigma_i / t0), whose exact indicator is reported too.
 
 **Keys**: ``config.key("fluctuations")`` is split into a recording, a core and a
 surrogate key; seed k folds in k, and the surrogates of a seed split its surrogate key.
-
-**Cost** (measured on 2 CPU cores shared with other jobs, float32): the full run
-(10 seeds x 10^6 steps, 17 drives of the core per seed) took 214 s with a peak memory
-of 3.1 GB; ``--quick`` (3 seeds x 10^5 steps) 16-24 s, most of it compilation.
 """
 
 from collections.abc import Callable

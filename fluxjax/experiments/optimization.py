@@ -135,8 +135,7 @@ def _newton_polish(net: fj.BinaryNetwork, objective, neurons, iterations: int = 
     O(h^2) ~ 1e-8 relative, which turns Newton's quadratic convergence into a linear
     one at a rate of about 1e-8: the same few iterations, and the fixed point is the
     exact gradient's zero. One compiled value-and-gradient serves every evaluation
-    (on 2 CPU cores ``jax.hessian`` of the exact indicator took 11 s to compile and
-    1.2 s per call; the value and gradient 3 s and 0.09 s). Adam with a decaying rate
+    (far cheaper than ``jax.hessian`` of the exact indicator). Adam with a decaying rate
     gets close; Newton then converges to round-off.
     """
     index = tuple(int(i) for i in neurons)

@@ -201,7 +201,7 @@ def _core_scorer(key, core: tuple[int, ...], steps: int) -> Scorer:
     """The core's flux (Miller-Madow plug-in, jackknife error); no bracket."""
 
     def score(net):
-        states = fj.simulate(net, key, steps, burn_in=1000, neurons=core)
+        states = fj.simulate(net, key, steps, burn_in=1000, record=fj.States(core))
         value, stderr = fj.plugin_flux_stderr(states, "miller-madow")
         deviation = _deviation(np.asarray(states, float).mean(0))
         return Score(float(value), float(stderr), None, None, deviation), ""

@@ -55,8 +55,8 @@ of random 6-12-neuron networks: errors up to 37 eps |F| (``benchmarks/precision.
 
 FAST_EXACT_NEURONS = 12
 """The largest component that :func:`fluxjax.flux` and the default objective of the
-optimisers enumerate (0.4 s at n = 12 on a 2-core CPU; n = 14 takes minutes, where
-the sampled estimate takes seconds)."""
+optimisers enumerate: the cost grows as 4^n, and above n = 12 the sampled estimate
+is cheaper (benchmarks/README.md)."""
 
 # When the 4^k tables of all enumerated components of one size take more than this
 # many bytes, the backward pass recomputes each component instead of storing them.

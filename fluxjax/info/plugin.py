@@ -2,7 +2,7 @@
 
 A trajectory is either bool states ``(..., T, n)`` (any n: each state is packed into
 32-bit words) or integer state codes ``(..., T)`` (as returned by
-``simulate(..., record="codes")``). Leading axes are independent trajectories and give
+``simulate(..., record=fj.Codes())``). Leading axes are independent trajectories and give
 one estimate each. Distinct states are counted by sorting, never with a 2^n table, so
 the cost is O(T log T) whatever n is; when the states are known to have at most
 ``TABLE_BITS`` bits (bool states with n <= 12, or concrete codes below 2^12) and the
@@ -451,7 +451,7 @@ def plugin_triplet_flux_from_counts(
     """The triplet indicator (intra, inter) in bits from transition counts of groups.
 
     ``counts[..., k, l, a, b]`` is the number of steps t with c_k(t) = a and
-    c_l(t + 1) = b, as streamed by ``simulate(..., record="pair_counts", groups=...)``.
+    c_l(t + 1) = b, as streamed by ``simulate(..., record=fj.PairCounts(...))``.
     I_kl = H(a) + H(b) - H(a, b) of the frequencies; intra is the mean of I_kk,
     inter the mean of I_kl over k != l (the estimator of :func:`plugin_triplet_flux`).
 
@@ -465,7 +465,7 @@ def plugin_triplet_flux_from_counts(
         >>> net = random_network(6, key=jax.random.key(0), weight_scale=3.0)
         >>> triplets = [(0, 1, 2), (3, 4, 5)]
         >>> key = jax.random.key(1)
-        >>> counts = simulate(net, key, 1000, record="pair_counts", groups=triplets)
+        >>> counts = simulate(net, key, 1000, record=fj.PairCounts(triplets))
         >>> intra, inter = plugin_triplet_flux_from_counts(counts)
         >>> counts.shape, intra.shape, inter.shape
         ((2, 2, 8, 8), (), ())

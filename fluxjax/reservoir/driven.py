@@ -9,9 +9,9 @@ divides and the noise is added):
                                                + sigma_i xi),  xi ~ N(0, 1).
 
 As in ReservoirPy (x(t) = f(W x(t-1) + W_in u(t))), the output row t of
-:meth:`Reservoir.run` has seen u_t: it is the state x_{t+1} (``record="states"``) or
+:meth:`Reservoir.run` has seen u_t: it is the state x_{t+1} (``record=fj.States()``) or
 the firing probabilities p(x_t, u_t) = P(x_{t+1} = 1 | x_t, u_t)
-(``record="probabilities"``, the default: the Rao-Blackwellised, lower-variance
+(``record=fj.Probabilities()``, the default: the Rao-Blackwellised, lower-variance
 readout features). Runs are :func:`fluxjax.simulate` with the drive d_t = u_t @ W_in,
 so they share its key schedule, its batching over replicas and its sharding.
 """
@@ -21,12 +21,11 @@ import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import Array, ArrayLike, Bool, Float, PRNGKeyArray
 
-from .._checks import as_float_array, check_choice, check_finite, check_key
+from .._checks import as_float_array, check_finite, check_key
 from ..network import BinaryNetwork, check_network
-from ..simulate import simulate, simulate_ensemble
+from ..simulate import Probabilities, States, simulate, simulate_ensemble
 
 
-FEATURES = ("probabilities", "states")
 """What :meth:`Reservoir.run` returns: firing probabilities or binary states."""
 
 
@@ -86,7 +85,7 @@ class Reservoir(eqx.Module):
         key: PRNGKeyArray,
         inputs: Float[ArrayLike, "..."],
         *,
-        record: str = "probabilities",
+        record: States | Probabilities = Probabilities(),
         x0=None,
         devices=None,
     ) -> Float[Array, "*batch steps n"] | Bool[Array, "*batch steps n"]:
@@ -97,8 +96,9 @@ class Reservoir(eqx.Module):
                 :func:`fluxjax.simulate` (``fold_in(key, k)`` for sequence k).
             inputs: ``(steps, d)``, a batch ``(batch, steps, d)``, or ``(steps,)``
                 when d = 1.
-            record: ``"probabilities"`` (float firing probabilities p(x_t, u_t)) or
-                ``"states"`` (bool states x_{t+1}).
+            record: :class:`fluxjax.Probabilities` (float firing probabilities
+                p(x_t, u_t)) or :class:`fluxjax.States` (bool states x_{t+1}), of
+                the neurons they name.
             x0: initial state(s), as for :func:`fluxjax.simulate`; default random.
             devices: devices to shard a batch over (default all).
 
@@ -106,7 +106,7 @@ class Reservoir(eqx.Module):
             ``(..., steps, n)``: row t has seen ``inputs[..., t, :]``.
         """
         check_key(key)
-        check_choice(record, "record", FEATURES)
+        _check_features(record)
         inputs = _checked_inputs(inputs, self.num_inputs, self.input_weights.dtype)
         batch = inputs.shape[0] if inputs.ndim == 3 else None
         return simulate(
@@ -118,6 +118,14 @@ class Reservoir(eqx.Module):
             record=record,
             drive=inputs @ self.input_weights,
             devices=devices,
+        )
+
+
+def _check_features(record) -> None:
+    if not isinstance(record, (States, Probabilities)):
+        raise TypeError(
+            "record must be fj.Probabilities(neurons) or fj.States(neurons), got "
+            f"{record!r}"
         )
 
 
@@ -152,7 +160,7 @@ def run_ensemble(
     key: PRNGKeyArray,
     inputs: Float[ArrayLike, "..."],
     *,
-    record: str = "probabilities",
+    record: States | Probabilities = Probabilities(),
     devices=None,
 ) -> Float[Array, "B steps n"] | Bool[Array, "B steps n"]:
     """Runs several same-sized reservoirs in one compiled call.
@@ -166,7 +174,7 @@ def run_ensemble(
         key: one PRNG key.
         inputs: ``(steps, d)`` for all, or ``(len(reservoirs), steps, d)`` one each
             (``(steps,)`` or ``(len(reservoirs), steps)`` are not accepted: give d).
-        record: ``"probabilities"`` or ``"states"``.
+        record: :class:`fluxjax.Probabilities` or :class:`fluxjax.States`.
         devices: devices to shard the ensemble over (default all).
 
     Returns:
@@ -175,7 +183,7 @@ def run_ensemble(
     if not reservoirs or not all(isinstance(r, Reservoir) for r in reservoirs):
         raise TypeError("reservoirs must be a non-empty list of Reservoir")
     check_key(key)
-    check_choice(record, "record", FEATURES)
+    _check_features(record)
     shapes = {r.input_weights.shape for r in reservoirs}
     if len(shapes) != 1:
         raise ValueError(f"reservoirs must have the same input weights shape: {shapes}")
