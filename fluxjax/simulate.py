@@ -74,6 +74,9 @@ MAX_CHUNK_STEPS = 512
 _MAX_STEP = 2**32 - 2 * MAX_CHUNK_STEPS  # step counters are uint32
 
 
+_Neurons = Sequence[int | np.integer] | Shaped[ArrayLike, " k"]
+
+
 @dataclasses.dataclass(frozen=True)
 class States:
     """Record the states after each update: bool ``(..., steps, len(neurons))``.
@@ -83,7 +86,7 @@ class States:
             network. All neurons are simulated either way.
     """
 
-    neurons: Sequence[int] | None = None
+    neurons: _Neurons | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,7 +97,7 @@ class Codes:
     take 40 MB.
     """
 
-    neurons: Sequence[int] | None = None
+    neurons: _Neurons | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,7 +113,7 @@ class PairCounts:
         groups: K >= 1 groups of at most 10 neurons each (e.g. the paper's triplets).
     """
 
-    groups: Sequence[Sequence[int]]
+    groups: Sequence[_Neurons]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,7 +128,7 @@ class Probabilities:
         neurons: the neurons to record (default all).
     """
 
-    neurons: Sequence[int] | None = None
+    neurons: _Neurons | None = None
 
 
 Record = States | Codes | PairCounts | Probabilities
