@@ -45,6 +45,8 @@ from .info.exact import (
 from .info.gaussian import (
     exact_gaussian_flux as exact_gaussian_flux,
     exact_moment_flux as exact_moment_flux,
+    gaussian_flux as gaussian_flux,
+    gaussian_flux_stderr as gaussian_flux_stderr,
     gaussian_information as gaussian_information,
 )
 from .info.moments import (

@@ -27,6 +27,7 @@ from fluxjax.experiments._common import (
     TRIPLETS,
     ReservoirConfig,
     StudyConfig,
+    exact_flux_objective,
     flux_indicator,
 )
 from fluxjax.io import from_json, to_json
@@ -505,7 +506,7 @@ def test_gradient_optimum_is_a_local_maximum_of_the_reference_flux():
     optimum, _, _ = optimization._gradient_optimum(
         net,
         jax.random.key(3),
-        optimization._exact_flux_objective,
+        exact_flux_objective,
         config,
         (fj.exact_flux, range(6)),
         optimization._exact_full_fluxes,
@@ -515,7 +516,7 @@ def test_gradient_optimum_is_a_local_maximum_of_the_reference_flux():
     for _, moved in _single_bias_changes(biases):
         assert ref.flux(W, moved) <= best + 1e-12
     climbed, _ = fj.hill_climb(
-        net, jax.random.key(4), optimization._exact_flux_objective, iterations=500
+        net, jax.random.key(4), exact_flux_objective, iterations=500
     )
     assert best >= ref.flux(W, np.asarray(climbed.biases)) - 1e-12
     assert best > ref.flux(W, np.zeros(6)) + 0.01

@@ -396,6 +396,7 @@ def test_single_bias_gains_refuse_float32_round_off_at_an_optimum():
     float64 resolves them (all negative, as the reference says), float32 does not
     and asks for float64 instead of returning round-off."""
     from fluxjax.experiments import StudyConfig, optimization
+    from fluxjax.experiments._common import exact_flux_objective
 
     W, _ = random_weights(np.random.default_rng(11), 6)
     net = fj.BinaryNetwork(W, np.zeros(6), 1.0, 0.0)
@@ -403,7 +404,7 @@ def test_single_bias_gains_refuse_float32_round_off_at_an_optimum():
     optimum, _, _ = optimization._gradient_optimum(
         net,
         jr.key(3),
-        optimization._exact_flux_objective,
+        exact_flux_objective,
         config,
         (fj.exact_flux, range(6)),
         optimization._exact_full_fluxes,

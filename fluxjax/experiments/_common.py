@@ -20,6 +20,7 @@ import numpy as np
 import optax
 
 import fluxjax as fj
+from fluxjax import reservoir as rc
 from fluxjax.info.moments import moment_flux
 
 from ._results import IndicatorSummary, Summary
@@ -124,6 +125,9 @@ class ScalingConfig:
         exact_optimum_steps: the most Adam steps of each ``exact_optimum`` start.
         core_steps: simulated steps of every core-flux score (paper network).
         core_gradient_samples: transitions per step of the core's soft gradient.
+        baseline_sizes: the sizes N whose networks get the prior art's baselines
+            (``gradient_gaussian``, ``infomax_rule``, ``intrinsic_plasticity``);
+            None: every size.
     """
 
     sizes: tuple[int, ...] = (10, 30, 100, 300, 1000)
@@ -140,13 +144,15 @@ class ScalingConfig:
     exact_optimum_steps: int = 100
     core_steps: int = 1_000_000
     core_gradient_samples: int = 20_000
+    baseline_sizes: tuple[int, ...] | None = None
 
     @classmethod
     def quick(cls) -> "ScalingConfig":
         """The ``--quick`` sizes: N = 10 and 100, 2 seeds, not the paper's network.
 
         The estimates' 10^4 transitions at N = 100 are the quick reservoir study's, so
-        that the two parts share compiled programs.
+        that the two parts share compiled programs. The baselines run at N = 10 only:
+        at N = 100 too they added 65 % to the part's CPU time (benchmarks/README.md).
         """
         return cls(
             sizes=(10, 100),
@@ -159,6 +165,7 @@ class ScalingConfig:
             exact_optimum_steps=20,
             core_steps=100_000,
             core_gradient_samples=5_000,
+            baseline_sizes=(10,),
         )
 
 
@@ -469,6 +476,38 @@ def flux_objective(steps: int):
     all the networks of that size.
     """
     return functools.partial(moment_flux, steps=steps)
+
+
+@functools.cache
+def gaussian_objective(steps: int):
+    """Recurrent Infomax's I_G from ``steps`` sampled transitions, as an objective.
+
+    :func:`fluxjax.gaussian_flux`, one object per size (one compilation), like
+    :func:`flux_objective`.
+    """
+    return functools.partial(fj.gaussian_flux, steps=steps)
+
+
+def exact_flux_objective(net: fj.BinaryNetwork, key=None):
+    """The exact flux as an objective ``(net, key) -> bits`` (n <= 14)."""
+    return fj.exact_flux(net)
+
+
+def exact_gaussian_objective(net: fj.BinaryNetwork, key=None):
+    """Recurrent Infomax's I_G of the exact moments as an objective ``(net, key)``."""
+    return fj.exact_gaussian_flux(net)
+
+
+def intrinsic_plasticity(start: fj.BinaryNetwork, key, steps: int) -> fj.BinaryNetwork:
+    """Triesch's intrinsic plasticity on the free-running network (zero input).
+
+    :func:`fluxjax.reservoir.intrinsic_plasticity` adapts every neuron's gain a and
+    offset c for ``steps`` updates at the library's defaults (toward an exponential
+    rate distribution of mean 0.2, learning rate 10^-3); the network returned has the
+    per-neuron temperature 1 / a and biases c / a.
+    """
+    reservoir = rc.Reservoir(start, np.zeros((1, start.num_neurons)))
+    return rc.intrinsic_plasticity(reservoir, key, np.zeros((steps, 1))).network
 
 
 @functools.cache

@@ -35,16 +35,18 @@ import optax
 from matplotlib.figure import Figure
 
 import fluxjax as fj
-from fluxjax import reservoir as rc
 
 from ._common import (
     TRIPLETS,
     Checkpoints,
     StudyConfig,
     best_uniform_biases,
+    exact_flux_objective,
+    exact_gaussian_objective,
     exact_indicator,
     flux_indicator,
     indicator_summary,
+    intrinsic_plasticity,
     no_checkpoints,
     record_core,
     summary,
@@ -188,20 +190,10 @@ def _newton_value_and_grad(objective, index, net, sub):
     return jax.value_and_grad(lambda s: objective(_with_biases_of(net, index, s)))(sub)
 
 
-def _exact_flux_objective(net: fj.BinaryNetwork, key=None):
-    """The exact full-state flux as an objective ``(net, key) -> bits``."""
-    return fj.exact_flux(net)
-
-
 def _indicator(net: fj.BinaryNetwork, key=None):
     """The exact triplet indicator intra + inter as an objective ``(net, key) -> bits``."""
     intra, inter = fj.exact_triplet_flux(net, TRIPLETS)
     return intra + inter
-
-
-def _gaussian_objective(net: fj.BinaryNetwork, key=None):
-    """Recurrent Infomax's I_G of the exact moments as an objective ``(net, key)``."""
-    return fj.exact_gaussian_flux(net)
 
 
 def _moment_objective(net: fj.BinaryNetwork, key=None):
@@ -504,7 +496,7 @@ def _optimize_one(start: fj.BinaryNetwork, key, config: StudyConfig):
         "gradient_exact_full": _gradient_optimum(
             start,
             jax.random.fold_in(key, 4),
-            _exact_flux_objective,
+            exact_flux_objective,
             config,
             (fj.exact_flux, range(start.num_neurons)),
             _exact_full_fluxes,
@@ -512,7 +504,7 @@ def _optimize_one(start: fj.BinaryNetwork, key, config: StudyConfig):
         "gradient_gaussian": _gradient_optimum(
             start,
             jax.random.fold_in(key, 5),
-            _gaussian_objective,
+            exact_gaussian_objective,
             config,
             None,
             _exact_gaussian_fluxes,
@@ -558,7 +550,10 @@ def _optimize_one(start: fj.BinaryNetwork, key, config: StudyConfig):
         start, jax.random.fold_in(key, 8), fj.INFOMAX_TARGET_RATE, config
     )[:3]
     clock = time.perf_counter()
-    net = _intrinsic_plasticity(start, jax.random.fold_in(key, 9), config)
+    # as many updates as the homeostatic rules run
+    net = intrinsic_plasticity(
+        start, jax.random.fold_in(key, 9), config.self_organization_steps
+    )
     outcome["intrinsic_plasticity"] = (net, time.perf_counter() - clock, [])
     optima = _coupling_probe(jax.random.fold_in(key, 10), config)
     return SeedOptimization(
@@ -585,9 +580,9 @@ PROBE_NEURONS = 8
 """The size of the probe's networks (16 times cheaper per exact step than the core's
 10; the three objectives compile once more for it)."""
 PROBE_OBJECTIVES = {
-    "flux": _exact_flux_objective,
+    "flux": exact_flux_objective,
     "moments": _moment_objective,
-    "gaussian": _gaussian_objective,
+    "gaussian": exact_gaussian_objective,
 }
 """The probe's objectives: the exact flux, U1 - TC_G and I_G (exact moments)."""
 
@@ -633,19 +628,6 @@ def _homeostatic(start: fj.BinaryNetwork, key, target: float, config: StudyConfi
     every = snapshots[:: max(1, len(snapshots) // 20)]
     trace = _exact_totals([with_fields(start, biases=b) for b in every]).tolist()
     return net, seconds, trace, history
-
-
-def _intrinsic_plasticity(start: fj.BinaryNetwork, key, config: StudyConfig):
-    """Triesch's intrinsic plasticity on the free-running core (zero input).
-
-    Gains and biases adapt for as many updates as the homeostatic rules run, at the
-    library's defaults (target mean 0.2, learning rate 10^-3); the network returned
-    has the adapted per-neuron temperature 1 / a and biases c / a.
-    """
-    n = start.num_neurons
-    steps = config.self_organization_steps
-    reservoir = rc.Reservoir(start, np.zeros((1, n)))
-    return rc.intrinsic_plasticity(reservoir, key, np.zeros((steps, 1))).network
 
 
 def _embedded_soft(networks, key, config: StudyConfig) -> EmbeddedSoft:

@@ -19,6 +19,25 @@ change):
   critical point of the flux, and can be a saddle) and from the best uniform bias,
   the better kept. It shows how much of the true gap the short ascent recovers.
 
+The prior art's objective and rules are baselines (issue 29; ``BASELINES``):
+
+- ``gradient_gaussian``: the same Adam ascent as ``gradient`` (start, steps, rate,
+  key schedule) on Recurrent Infomax's Gaussian lagged information I_G (Tanaka,
+  Kaneko & Aoyagi 2009) instead of the flux: :func:`fluxjax.exact_gaussian_flux`
+  for n <= 14, else its sampled estimate :func:`fluxjax.gaussian_flux` with as many
+  transitions as the flux's;
+- ``infomax_rule``: Recurrent Infomax's threshold rule, the homeostatic rule of
+  ``self_organized`` at its own target rate :data:`fluxjax.INFOMAX_TARGET_RATE`,
+  from b = 0 for as many updates;
+- ``intrinsic_plasticity``: Triesch's rule (gain and bias of every neuron toward an
+  exponential rate distribution of mean 0.2), run free from b = 0 for as many
+  updates. It adapts each neuron's temperature too, so it is scored and tabled but
+  left out of the verdict, which asks about the biases.
+
+Every setting is scored alike; ``Row.relative`` is each seed's flux over its best
+bias setting's. ``baseline_sizes`` restricts the baselines to some sizes (the quick
+run's smallest).
+
 Networks: random excitatory/inhibitory ones (:func:`fluxjax.ei_network`, weights
 J |g| / sqrt(K)), dense at J = 1 and J = 2 and with a fixed in-degree K = 4 at J = 2,
 at every size; and the paper's 125-neuron L5 network with all 125 biases trainable,
@@ -33,8 +52,15 @@ the same key for every setting of a network, so differences are paired). Estimat
 outside the validated regime are listed in ``flux_outside_regime``.
 
 The verdict per network class and size: the rule finds the optimum there when, in
-more than half the seeds, no other setting beats it by more than both
+more than half the seeds, no other bias setting beats it by more than both
 ``RULE_TOLERANCE`` of the flux and twice the standard error of the difference.
+
+References:
+    T. Tanaka, T. Kaneko, T. Aoyagi, "Recurrent infomax generates cell assemblies,
+    neuronal avalanches, and simple cell-like selectivity", Neural Computation
+    21(4), 1038-1067 (2009).
+    J. Triesch, "A gradient rule for the plasticity of a neuron's intrinsic
+    excitability", ICANN 2005, LNCS 3696, 65-70.
 """
 
 import functools
@@ -57,7 +83,11 @@ from ._common import (
     StudyConfig,
     adam,
     caught_warnings,
+    exact_flux_objective,
+    exact_gaussian_objective,
     flux_objective,
+    gaussian_objective,
+    intrinsic_plasticity,
     no_checkpoints,
     summary,
     temperature_scale,
@@ -66,8 +96,21 @@ from ._common import (
 from ._results import Summary
 
 
-SETTINGS = ("zero", "uniform", "self_organized", "gradient", "exact_optimum")
-"""The bias settings (``exact_optimum`` only where the flux is exact)."""
+BASELINES = ("gradient_gaussian", "infomax_rule", "intrinsic_plasticity")
+"""The prior art's objective and rules (issue 29), in the report's order."""
+SETTINGS = (
+    "zero",
+    "uniform",
+    "self_organized",
+    "gradient",
+    "exact_optimum",
+    *BASELINES,
+)
+"""The settings (``exact_optimum`` only where the flux is exact; ``gradient_gaussian``
+not for the paper network's core, which has no I_G objective)."""
+ADAPTS_TEMPERATURE = ("intrinsic_plasticity",)
+"""Settings that adapt each neuron's temperature (gain) as well as its bias: not bias
+settings, so left out of the verdict and of ``Row.relative``'s best."""
 RULE_TOLERANCE = 0.01
 """The rule finds the optimum of a seed when no setting beats it by more than this
 fraction of the flux (or by more than twice the difference's standard error)."""
@@ -94,7 +137,11 @@ class Score(NamedTuple):
 
 
 class NetworkRun(NamedTuple):
-    """Every setting of one network (class, size, seed), and what went wrong."""
+    """Every setting of one network (class, size, seed), and what went wrong.
+
+    ``gradient_failed``: the ``gradient`` ascent met a non-finite estimate and kept
+    its start; ``gaussian_failed`` the same for ``gradient_gaussian``.
+    """
 
     network: str
     n: int
@@ -103,10 +150,16 @@ class NetworkRun(NamedTuple):
     scores: dict[str, Score]
     gradient_failed: bool
     problems: list[str]
+    gaussian_failed: bool = False
 
 
 class Row(NamedTuple):
-    """One network class, size and setting, summarised over seeds (bits)."""
+    """One network class, size and setting, summarised over seeds (bits).
+
+    ``relative``: per seed, the flux over the best bias setting's (every setting but
+    those of ``ADAPTS_TEMPERATURE``), so 1 for the best and above 1 where a rule that
+    also adapts the gains beats every bias setting.
+    """
 
     network: str
     n: int
@@ -116,6 +169,7 @@ class Row(NamedTuple):
     lower: Summary | None
     upper: Summary | None
     rate_deviation: Summary
+    relative: Summary
 
 
 class Verdict(NamedTuple):
@@ -146,15 +200,11 @@ class ScalingResult(NamedTuple):
     answer: str
     gradient_failures: list[str]
     flux_outside_regime: list[str]
+    baseline_answer: str
 
 
 def _label(strength: float, in_degree: int | None) -> str:
     return f"ei_J{strength:g}_K{'dense' if in_degree is None else in_degree}"
-
-
-def _exact_objective(net: fj.BinaryNetwork, key=None):
-    """The exact flux, as an objective ``f(net, key)``."""
-    return fj.exact_flux(net)
 
 
 def _flux_steps(n: int, config: ScalingConfig) -> int:
@@ -246,42 +296,81 @@ def _exact_optimum(organized, uniform, key, config: ScalingConfig):
     jitter = JITTER * scale * jax.random.normal(jitter_key, (organized.num_neurons,))
     starts = [with_fields(organized, biases=organized.biases + jitter), uniform]
     ends = [
-        _ascend(s, k, _exact_objective, config, config.exact_optimum_steps, tol=1e-5)[0]
+        _ascend(s, k, exact_flux_objective, config, config.exact_optimum_steps, 1e-5)[0]
         for s, k in zip(starts, run_keys, strict=True)
     ]
     return max(ends, key=lambda net: float(fj.exact_flux(net)))
 
 
-def _starts(net, key, config: ScalingConfig):
-    """The zero-bias network and the self-organised one (from b = 0)."""
-    zero = with_fields(net, biases=np.zeros(net.num_neurons))
+class _Starts(NamedTuple):
+    """The networks that need no objective: b = 0 and the rules' (run from b = 0).
+
+    ``infomax`` and ``plastic`` (Recurrent Infomax's rule, intrinsic plasticity) are
+    None where the baselines are not run.
+    """
+
+    zero: fj.BinaryNetwork
+    organized: fj.BinaryNetwork
+    infomax: fj.BinaryNetwork | None
+    plastic: fj.BinaryNetwork | None
+
+
+def _homeostatic(zero, key, config: ScalingConfig, target: float) -> fj.BinaryNetwork:
+    """:func:`fluxjax.self_organize` at ``target`` from ``zero``."""
     organized, _ = fj.self_organize(
         zero,
         key,
         config.adaptation_steps,
-        rate=config.adaptation_rate * temperature_scale(net),
+        rate=config.adaptation_rate * temperature_scale(zero),
+        target=target,
         snapshots=1,
     )
-    return zero, organized
+    return organized
 
 
-def _network_run(label, n, seed, starts, key, config, *, score, value, objective):
+def _starts(net, key, config: ScalingConfig, *, baselines: bool) -> _Starts:
+    """The zero-bias network and the rules' networks, every rule from b = 0."""
+    zero = with_fields(net, biases=np.zeros(net.num_neurons))
+    organized = _homeostatic(zero, key, config, 0.5)
+    if not baselines:
+        return _Starts(zero, organized, None, None)
+    infomax_key, plastic_key = (jax.random.fold_in(key, k) for k in (1, 2))
+    infomax = _homeostatic(zero, infomax_key, config, fj.INFOMAX_TARGET_RATE)
+    plastic = intrinsic_plasticity(zero, plastic_key, config.adaptation_steps)
+    return _Starts(zero, organized, infomax, plastic)
+
+
+def _network_run(
+    label, n, seed, starts: _Starts, key, config, *, score, value, objective, gaussian
+):
     """Every setting of one network for one objective, scored by ``score``.
 
     ``value(net) -> float`` picks the uniform bias from the grid; ``objective`` is
-    the gradient's (the exact flux where the network is scored exactly).
+    the gradient's (the exact flux where the network is scored exactly) and
+    ``gaussian`` that of ``gradient_gaussian`` (None: not run).
     """
     grad_key, optimum_key = jax.random.split(key)
-    zero, organized = starts
-    grid = [_uniform(zero, v) for v in config.uniform_offsets]
+    gaussian_key = jax.random.fold_in(key, 2)
+    organized = starts.organized
+    grid = [_uniform(starts.zero, v) for v in config.uniform_offsets]
     uniform = grid[int(np.argmax([value(g) for g in grid]))]
     gradient, failed = _ascend(
         organized, grad_key, objective, config, config.gradient_steps
     )
-    nets = dict(zero=zero, uniform=uniform, self_organized=organized, gradient=gradient)
-    exact = objective is _exact_objective
+    nets = dict(
+        zero=starts.zero, uniform=uniform, self_organized=organized, gradient=gradient
+    )
+    exact = objective is exact_flux_objective
     if exact:
         nets["exact_optimum"] = _exact_optimum(organized, uniform, optimum_key, config)
+    gaussian_failed = False
+    if gaussian is not None:  # the same ascent on I_G
+        nets["gradient_gaussian"], gaussian_failed = _ascend(
+            organized, gaussian_key, gaussian, config, config.gradient_steps
+        )
+    if starts.infomax is not None:
+        nets["infomax_rule"] = starts.infomax
+        nets["intrinsic_plasticity"] = starts.plastic
     scored = {name: score(c) for name, c in nets.items()}
     return NetworkRun(
         network=label,
@@ -291,7 +380,13 @@ def _network_run(label, n, seed, starts, key, config, *, score, value, objective
         scores={name: s for name, (s, _) in scored.items()},
         gradient_failed=failed,
         problems=[f"{name}: {p}" for name, (_, p) in scored.items() if p],
+        gaussian_failed=gaussian_failed,
     )
+
+
+def _baselines(n: int, config: ScalingConfig) -> bool:
+    """Whether networks of ``n`` neurons get the baselines."""
+    return config.baseline_sizes is None or n in config.baseline_sizes
 
 
 def _ei_run(label, net, seed, key, config: ScalingConfig) -> NetworkRun:
@@ -300,19 +395,23 @@ def _ei_run(label, net, seed, key, config: ScalingConfig) -> NetworkRun:
     start_key, run_key, score_key = jax.random.split(key, 3)
     steps = None if n <= MAX_EXACT_NEURONS else _flux_steps(n, config)
     if steps is None:
-        score, objective = _exact_scorer(score_key), _exact_objective
+        score, objective = _exact_scorer(score_key), exact_flux_objective
+        gaussian = exact_gaussian_objective
     else:
         score, objective = _estimated_scorer(score_key, steps), flux_objective(steps)
+        gaussian = gaussian_objective(steps)
+    baselines = _baselines(n, config)
     return _network_run(
         label,
         n,
         seed,
-        _starts(net, start_key, config),
+        _starts(net, start_key, config, baselines=baselines),
         run_key,
         config,
         score=score,
         value=lambda g: _grid_value(g, score_key, steps),  # common key: paired grid
         objective=objective,
+        gaussian=gaussian if baselines else None,
     )
 
 
@@ -330,7 +429,8 @@ def _paper_runs(study: StudyConfig, seed, key, config: ScalingConfig):
     net, groups = fj.l5_microcircuit(seed, core_density=study.core_density, t0=study.t0)
     core = tuple(int(i) for i in groups["core"])
     start_key, whole_key, core_key, score_key = jax.random.split(key, 4)
-    starts = _starts(net, start_key, config)
+    baselines = _baselines(net.num_neurons, config)
+    starts = _starts(net, start_key, config, baselines=baselines)
     steps = _flux_steps(net.num_neurons, config)
     whole = _network_run(
         f"{PAPER}_whole",
@@ -342,6 +442,7 @@ def _paper_runs(study: StudyConfig, seed, key, config: ScalingConfig):
         score=_estimated_scorer(score_key, steps),
         value=lambda g: _grid_value(g, score_key, steps),
         objective=flux_objective(steps),
+        gaussian=gaussian_objective(steps) if baselines else None,
     )
     core_score = _core_scorer(score_key, core, config.core_steps)
     in_core = _network_run(
@@ -354,6 +455,7 @@ def _paper_runs(study: StudyConfig, seed, key, config: ScalingConfig):
         score=core_score,
         value=lambda g: core_score(g)[0].flux,
         objective=_core_objective(core, config.core_gradient_samples),
+        gaussian=None,  # I_G has no subset form
     )
     return [whole, in_core]
 
@@ -418,17 +520,21 @@ def summarize(runs: list[NetworkRun]) -> ScalingResult:
     """The study's rows, verdicts and answer from its runs (stored ones too)."""
     groups = _groups(runs)
     verdicts = [_verdict(group) for group in groups.values()]
+    rows = [row for group in groups.values() for row in _rows(group)]
+    failed = [(r, "") for r in runs if r.gradient_failed]
+    failed += [(r, " (gradient_gaussian)") for r in runs if r.gaussian_failed]
     return ScalingResult(
         runs=runs,
-        rows=[row for group in groups.values() for row in _rows(group)],
+        rows=rows,
         verdicts=verdicts,
         answer=_answer(verdicts),
         gradient_failures=[
-            f"{r.network} n={r.n} seed {r.seed}" for r in runs if r.gradient_failed
+            f"{r.network} n={r.n} seed {r.seed}{which}" for r, which in failed
         ],
         flux_outside_regime=[
             f"{r.network} n={r.n} seed {r.seed} {p}" for r in runs for p in r.problems
         ],
+        baseline_answer=_baseline_answer(rows),
     )
 
 
@@ -439,14 +545,22 @@ def _groups(runs: list[NetworkRun]) -> dict[tuple[str, int], list[NetworkRun]]:
     return groups
 
 
+def _best(run: NetworkRun) -> str:
+    """The bias setting (not one of ``ADAPTS_TEMPERATURE``) with the highest flux."""
+    biases = [k for k in run.scores if k not in ADAPTS_TEMPERATURE]
+    return max(biases, key=lambda k: run.scores[k].flux)
+
+
 def _rows(group: list[NetworkRun]) -> list[Row]:
     first = group[0]
+    best = [r.scores[_best(r)].flux for r in group]
     rows = []
     for name in SETTINGS:
         if name not in first.scores:
             continue
         scores = [r.scores[name] for r in group]
         flux = [s.flux for s in scores]
+        relative = [f / b if b > 0 else 1.0 for f, b in zip(flux, best, strict=True)]
         bracket = first.scores[name].lower is not None
         rows.append(
             Row(
@@ -458,6 +572,7 @@ def _rows(group: list[NetworkRun]) -> list[Row]:
                 lower=summary([s.lower for s in scores]) if bracket else None,
                 upper=summary([s.upper for s in scores]) if bracket else None,
                 rate_deviation=summary([s.rate_deviation for s in scores]),
+                relative=summary(relative),
             )
         )
     return rows
@@ -467,7 +582,7 @@ def _verdict(group: list[NetworkRun]) -> Verdict:
     gaps, beaten, best_names = [], 0, []
     for r in group:
         rule = r.scores["self_organized"]
-        best_name = max(r.scores, key=lambda k: r.scores[k].flux)
+        best_name = _best(r)
         best = r.scores[best_name]
         best_names.append(best_name)
         difference = best.flux - rule.flux
@@ -534,13 +649,55 @@ def _answer(verdicts: list[Verdict]) -> str:
     return f"{head} Per class ({gap}): " + "; ".join(parts) + "."
 
 
+def _second(pair):
+    return pair[1]
+
+
+def _baseline_answer(rows: list[Row]) -> str:
+    """Per class, each baseline's flux over the best bias setting's, over the sizes."""
+    classes: dict[str, list[Row]] = {}
+    for row in rows:
+        classes.setdefault(row.network, []).append(row)
+    labels = dict(
+        gradient_gaussian="gradient on I_G",
+        infomax_rule=f"Recurrent Infomax rule (rate {fj.INFOMAX_TARGET_RATE:g})",
+        intrinsic_plasticity="intrinsic plasticity",
+    )
+    parts = []
+    for label, chosen in classes.items():
+        text = []
+        for setting, name in labels.items():
+            values = [(r.n, r.relative.mean) for r in chosen if r.setting == setting]
+            if values:
+                (where, low), (_, high) = (
+                    min(values, key=_second),
+                    max(values, key=_second),
+                )
+                span = f"{low:.3f} … {high:.3f} (lowest at N = {where})"
+                text.append(f"{name} {span if len(values) > 1 else f'{low:.3f}'}")
+        if text:
+            parts.append(f"{label}: " + ", ".join(text))
+    if not parts:
+        return "No baselines were run."
+    return (
+        "Baselines, flux / best bias setting (mean over seeds; range over N): "
+        + "; ".join(parts)
+        + "."
+    )
+
+
 COLORS = dict(
     zero="tab:gray",
     uniform="tab:blue",
     self_organized="tab:green",
     gradient="tab:red",
     exact_optimum="black",
+    gradient_gaussian="tab:orange",
+    infomax_rule="tab:purple",
+    intrinsic_plasticity="tab:brown",
 )
+DASHED = ("gradient", "gradient_gaussian")
+"""Drawn dashed: they start from the rule's biases, which show beneath."""
 
 
 def plot(result: ScalingResult) -> Figure:
@@ -558,7 +715,7 @@ def plot(result: ScalingResult) -> Figure:
                 [r.flux_per_neuron.mean for r in rows],
                 yerr=[r.flux_per_neuron.sd for r in rows],
                 color=color,
-                ls="--" if name == "gradient" else "-",  # the rule shows beneath
+                ls="--" if name in DASHED else "-",
                 marker="o",
                 ms=3,
                 capsize=2,

@@ -43,6 +43,30 @@ lagged correlation (and its share of I_G) while its share of the flux vanishes. 
 is why Recurrent Infomax holds every rate at a target with a homeostatic threshold
 rule (:data:`fluxjax.optimize.INFOMAX_TARGET_RATE`).
 
+**From samples, differentiably** (:func:`gaussian_flux`, any n). The moments (3) are
+Rao-Blackwellised through the known conditional, as those of
+:func:`fluxjax.moment_flux` (:mod:`fluxjax.info.moments`, Eq. 3): with x' ~ pi,
+E[x'_i x'_j | x] = p_i(x) p_j(x) for i != j and E[x_{t+1} | x_t] = p(x_t), so from
+stationary samples x_t
+
+    m = <p(x_t)>,   C0 = <(p - m)(p - m)^T> off the diagonal, m_i (1 - m_i) on it,  (5)
+    C1 = <(x_t - <x>)(p(x_t) - m)^T>,
+
+and the value is I_G (2) of (5), jackknifed over the chains (or blocks) like
+``moment_flux`` to remove the log-determinants' O(n^2 / T) bias. (5) is the
+sample version of (3) term by term. The gradient is that of a smooth function
+Phi(m, C0, C1) of stationary moments: with (a, G, H) = dPhi/d(m, C0, C1) at (5) (G
+symmetric with a zero diagonal, which (5) fixes to m (1 - m)), the influence function
+
+    F(x) = a . p(x) + (p - m)^T G (p - m) + (x - <x>)^T H (p - m)                    (6)
+
+gives dI_G = E_pi[dF/dp . dp] + sum_x dpi(x) F(x): a pathwise term (the slope a +
+2 G (p - m) + H^T (x - <x>) times dp, at fixed samples) and the windowed score
+function of F with the innovation control variate and each neuron credited with the
+parts of F it can reach (:func:`fluxjax.info._score.streamed_surrogate`, the
+machinery and local credit of ``moment_flux``). The transitions are streamed: memory
+does not grow with ``steps``.
+
 References:
     T. Tanaka, T. Kaneko, T. Aoyagi, "Recurrent infomax generates cell assemblies,
     neuronal avalanches, and simple cell-like selectivity", Neural Computation
@@ -51,18 +75,22 @@ References:
     the Infomax on recurrent neural networks", Front. Comput. Neurosci. 8:143 (2014).
 """
 
+import functools
 import math
+import warnings
+from typing import NamedTuple
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, ArrayLike, Float, Real
+from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, Real
 
-from .._checks import as_float_array, check_finite, is_concrete
+from .._checks import as_float_array, available_bytes, check_finite, is_concrete
 from .._codes import all_states
 from .._linalg import log_det_correlation
-from ..network import BinaryNetwork
+from ..network import BinaryNetwork, log_probs_given_input
+from ._score import Credit, Influence, Stream, fold, streamed_surrogate
 from .exact import (
     MAX_EXACT_NEURONS,
     _check_size,
@@ -70,6 +98,20 @@ from .exact import (
     _future_given_state,
     _solve_stationary,
 )
+from .moments import (
+    _MIN_GROUPS,
+    MOMENT_WINDOW,
+    VALIDATED_SAMPLES_PER_NEURON,
+    _atoms,
+    _check_sampling,
+    _gram_chains,
+    _reach,
+    moment_bytes,
+)
+from .results import Estimate
+
+
+_LN2 = math.log(2.0)
 
 
 @jax.jit
@@ -238,3 +280,356 @@ def _exact_moment_flux(net: BinaryNetwork) -> Array:
     u1 = jnp.sum(_entr(m) + _entr(mbar) - pi @ (_entr(fire) + _entr(silent)))
     tc = -0.5 * log_det_correlation(covariance, jnp.diagonal(covariance))
     return (u1 - tc) / math.log(2.0)
+
+
+# ---------------------------------------------------------------------------
+# I_G from samples: the moments (5), the jackknife, the influence function (6)
+# ---------------------------------------------------------------------------
+
+
+class _LaggedSums(NamedTuple):
+    """Sums over a group of rows, each centred on c: the moments (5) before dividing."""
+
+    count: Array  # (G,)
+    fire: Array  # (G, n): sum p
+    state: Array  # (G, n): sum x
+    gram: Array  # (G, n, n): sum (p - c)(p - c)^T
+    cross: Array  # (G, n, n): sum (x - c)(p - c)^T
+
+
+def _add_outer(total: Array, left: Array, right: Array, group: Array) -> Array:
+    """``total[group[b]] += left[b]^T right[b]`` for every chain b, a few at a time.
+
+    As many chains at once as :func:`fluxjax.info.moments._gram_chains` allows
+    (their n x n products hold at most 2^24 numbers), in a loop that is not unrolled.
+    """
+    chains, _, n = left.shape
+    step = _gram_chains(chains, n)
+
+    def add(k, total):
+        a, b, into = (
+            jax.lax.dynamic_slice_in_dim(v, k * step, step)
+            for v in (left, right, group)
+        )
+        return total.at[into].add(jnp.einsum("bti,btj->bij", a, b))
+
+    return jax.lax.fori_loop(0, chains // step, add, total)
+
+
+def _lagged_sums(net: BinaryNetwork, key, stream: Stream) -> tuple[_LaggedSums, Array]:
+    """The per-group sums (leading axis G) of the moments (5), and their centre c.
+
+    One pass over the transitions, block by block; c is the first block's mean next
+    state (close to m; :func:`_lagged_moments` removes the shift exactly).
+    """
+    n, dtype = net.num_neurons, net.weights.dtype
+    G = stream.groups
+
+    def first(block):
+        shapes = [(G,), (G, n), (G, n), (G, n, n), (G, n, n)]
+        zeros = _LaggedSums(*(jnp.zeros(shape, dtype) for shape in shapes))
+        return jnp.mean(block.x_next.astype(dtype), axis=(0, 1)), zeros
+
+    def step(carry, block):
+        centre, sums = carry
+        p = jnp.exp(log_probs_given_input(net, block.x, block.recurrent)[0])
+        x = block.x.astype(dtype)
+        group = stream.group_of(block.index)
+        rows = jnp.full(group.shape, p.shape[1], dtype)
+        return centre, _LaggedSums(
+            sums.count.at[group].add(rows),
+            sums.fire.at[group].add(jnp.sum(p, 1)),
+            sums.state.at[group].add(jnp.sum(x, 1)),
+            _add_outer(sums.gram, p - centre, p - centre, group),
+            _add_outer(sums.cross, x - centre, p - centre, group),
+        )
+
+    centre, sums = fold(net, key, stream, step, first)
+    return sums, centre
+
+
+class _LaggedMoments(NamedTuple):
+    fire: Array  # m = <p>
+    state: Array  # <x>
+    covariance: Array  # <(p - m)(p - m)^T> (its diagonal is replaced by m (1 - m))
+    lagged: Array  # C1 = <(x - <x>)(p - m)^T>
+
+
+def _lagged_moments(sums: _LaggedSums, centre: Array) -> _LaggedMoments:
+    """The moments (5) of summed groups (their sums centred on ``centre``)."""
+    m, state = sums.fire / sums.count, sums.state / sums.count
+    shift, state_shift = m - centre, state - centre
+    return _LaggedMoments(
+        m,
+        state,
+        sums.gram / sums.count - shift[:, None] * shift[None, :],
+        sums.cross / sums.count - state_shift[:, None] * shift[None, :],
+    )
+
+
+def _phi(fire: Array, covariance: Array, lagged: Array) -> Array:
+    """I_G (2) in nats of the moments (5): C0 with the binary variances m (1 - m)."""
+    eye = jnp.eye(fire.shape[0], dtype=bool)
+    return _information(jnp.where(eye, fire * (1 - fire), covariance), lagged)
+
+
+def _value(centre: Array, sums: _LaggedSums) -> Array:
+    moments = _lagged_moments(sums, centre)
+    return _phi(moments.fire, moments.covariance, moments.lagged)
+
+
+def _jackknife(sums, value) -> tuple[Array, Array]:
+    """(V_J, SE): the delete-one jackknife of ``value(summed groups)`` over the G groups.
+
+    V_J = G V - (G - 1) mean_k V_(-k), SE = sqrt((G - 1) / G sum_k (V_(-k) - mean)^2)
+    (Efron & Stein 1981), as :func:`fluxjax.moment_flux_stderr`.
+    """
+    total = jax.tree.map(lambda a: jnp.sum(a, 0), sums)
+    groups = sums.count.shape[0]
+    leave_out = jax.lax.map(
+        lambda one: value(jax.tree.map(jnp.subtract, total, one)), sums
+    )
+    mean = jnp.mean(leave_out)
+    stderr = jnp.sqrt((groups - 1) / groups * jnp.sum((leave_out - mean) ** 2))
+    return groups * value(total) - (groups - 1) * mean, stderr
+
+
+class _Coefficients(NamedTuple):
+    """dPhi/d(m, C0, C1) at the sample moments: F(x) of (6) and its local parts."""
+
+    fire: Array  # a
+    quadratic: Array  # G, symmetric, zero diagonal
+    lagged: Array  # H
+    local_quadratic: Array  # G~: G where j, l share every credit set
+    local_lagged: Array  # H~: H likewise
+    alike: Array  # one atom: G~ = G, H~ = H (dense networks)
+    mean: Array  # m
+    state_mean: Array  # <x>
+
+
+class _GaussianInfluence:
+    """The influence function (6) in parts, for :func:`._score.streamed_surrogate`.
+
+    Part j = a_j p_j + d_j [G~ d]_j + dx_j [H~ d]_j (d = p - m, dx = x - <x>), whose
+    pairs j, l lie in the same credit sets (the local credit of
+    :mod:`fluxjax.info.moments`, Eq. 5), and a rest with every other pair.
+    """
+
+    @staticmethod
+    def influence(k: _Coefficients, net, block) -> Influence:
+        p = jnp.exp(log_probs_given_input(net, block.x, block.recurrent)[0])
+        d, dx = p - k.mean, block.x.astype(p.dtype) - k.state_mean
+        Gd, Hd = d @ k.quadratic, d @ k.lagged.T  # [G d]_j, [H d]_j
+        local = jax.lax.cond(
+            k.alike,
+            lambda: d * Gd + dx * Hd,
+            lambda: d * (d @ k.local_quadratic) + dx * (d @ k.local_lagged.T),
+        )
+        rest = jnp.sum(d * Gd + dx * Hd - local, axis=-1, keepdims=True)
+        parts = jnp.concatenate([p * k.fire + local, rest], -1)
+        e = block.x_next.astype(p.dtype) - p
+        # the pathwise slope dF/dp = a + 2 G d + H^T dx, linear in p at fixed slope
+        return Influence(parts, e, k.fire + 2.0 * Gd + dx @ k.lagged)
+
+    @staticmethod
+    def pathwise(k: _Coefficients, net, block, p, log_fire, log_silent, slope):
+        return jnp.sum(p * slope, -1)
+
+
+def _local_credit(weights: Array, window: int, dtype) -> tuple[Credit, Array]:
+    """The credit of neuron i: the parts of its K-step reach R_i, and the rest.
+
+    Returns the :class:`._score.Credit` and the ``(n, n)`` atoms (pairs j, l in
+    exactly the same sets R_i), as :func:`fluxjax.moment_flux` credits.
+    """
+    reach = _reach(weights, window)
+    to_all = jnp.ones((reach.shape[0], 1), dtype)
+    credit = Credit(jnp.concatenate([reach.astype(dtype), to_all], 1), local=True)
+    return credit, _atoms(reach)
+
+
+@eqx.filter_jit
+def _gaussian_estimate(net, key, stream: Stream):
+    """(V_J, SE) in bits, and the summed moments (5)."""
+    sums, centre = _lagged_sums(net, key, stream)
+    value, stderr = _jackknife(sums, functools.partial(_value, centre))
+    total = jax.tree.map(lambda a: jnp.sum(a, 0), sums)
+    return value / _LN2, stderr / _LN2, _lagged_moments(total, centre)
+
+
+@eqx.filter_jit
+def _gaussian_flux(net, key, stream: Stream, window: int):
+    fixed = jax.lax.stop_gradient(net)
+    value, _, moments = _gaussian_estimate(fixed, key, stream)
+    a, G, H = jax.grad(_phi, argnums=(0, 1, 2))(
+        moments.fire, moments.covariance, moments.lagged
+    )
+    G = 0.5 * (G + G.T)
+    credit, atoms = _local_credit(fixed.weights, window, value.dtype)
+    coefficients = _Coefficients(
+        a,
+        G,
+        H,
+        jnp.where(atoms, G, 0.0),
+        jnp.where(atoms, H, 0.0),
+        jnp.all(atoms),
+        moments.fire,
+        moments.state,
+    )
+    surrogate = streamed_surrogate(
+        net, key, stream, window, _GaussianInfluence, coefficients, credit
+    )
+    return jax.lax.stop_gradient(value) + surrogate / _LN2
+
+
+def _gaussian_bytes(n: int, num_chains: int, itemsize: int, *, gradient: bool) -> int:
+    """The peak memory of :func:`gaussian_flux`, in bytes.
+
+    That of :func:`fluxjax.moment_flux` (:func:`fluxjax.info.moments.moment_bytes`)
+    plus the G = max(num_chains, 10) groups' lagged sums C1, their batch of chains in
+    flight, and (for a gradient) H and H~: n x n matrices, nothing that grows with
+    the number of transitions.
+    """
+    groups = max(num_chains, _MIN_GROUPS)
+    extra = groups + _gram_chains(num_chains, n) + (3 if gradient else 1)
+    moments = moment_bytes(n, num_chains, itemsize, gradient=gradient)
+    return moments + itemsize * extra * n * n
+
+
+def _check_gaussian_sampling(
+    caller, net, key, steps, num_chains, burn_in, window, *, gradient
+) -> Stream:
+    """The options, checked as :func:`fluxjax.moment_flux` checks them, as a stream."""
+    with warnings.catch_warnings():  # moment_flux's regime warning, said below
+        warnings.filterwarnings("ignore", message="moment_flux: steps")
+        stream = _check_sampling(
+            net, key, steps, num_chains, burn_in, window, gradient=gradient
+        )
+    n = net.num_neurons
+    needed = _gaussian_bytes(
+        n, num_chains, jnp.dtype(net.weights.dtype).itemsize, gradient=gradient
+    )
+    if needed > available_bytes():
+        raise ValueError(
+            f"an n = {n} network with num_chains = {num_chains} would need about "
+            f"{needed / 2**30:.1f} GiB (two n x n sums per chain), more than this "
+            f"device's {available_bytes() / 2**30:.1f} GiB; use fewer chains"
+        )
+    if steps < VALIDATED_SAMPLES_PER_NEURON * n:
+        warnings.warn(
+            f"{caller}: steps = {steps} < {VALIDATED_SAMPLES_PER_NEURON} n = "
+            f"{VALIDATED_SAMPLES_PER_NEURON * n}; the jackknife removes the "
+            "log-determinants' bias only for T_eff >> n, so the value may be biased",
+            stacklevel=3,
+        )
+    return stream
+
+
+def gaussian_flux(
+    net: BinaryNetwork,
+    key: PRNGKeyArray,
+    steps: int,
+    *,
+    burn_in: int = 1000,
+    num_chains: int = 20,
+    window: int = MOMENT_WINDOW,
+) -> Float[Array, ""]:
+    """Recurrent Infomax's I_G from a simulation, differentiably, at any n (bits).
+
+    I_G = 1/2 log det C0 - 1/2 log det(C0 - C1^T C0^-1 C1) (Eq. 2 of the module
+    docstring) of the Rao-Blackwellised stationary moments (5) of ``num_chains``
+    independent chains: m = <p(x_t)>, C0 = <(p - m)(p - m)^T> with diagonal
+    m (1 - m), C1 = <(x_t - <x>)(p(x_t) - m)^T>, jackknifed over the chains (or
+    blocks) like :func:`fluxjax.moment_flux`. Its gradient (``jax.grad`` /
+    ``eqx.filter_grad`` in weights, biases, temperature and noise) is the pathwise
+    term plus the windowed score function of the influence function (6), with
+    ``moment_flux``'s local credit; the transitions are streamed, so memory does not
+    depend on ``steps``. At infinitely many samples it is
+    :func:`exact_gaussian_flux` (n <= 14), which over-estimates the flux.
+
+    Args:
+        net: the network (any n).
+        key: PRNG key of the chains.
+        steps: the total number of transitions T over all chains (>= 10 n; below
+            100 n a warning: the jackknife needs T_eff >> n).
+        burn_in: updates discarded at the start of every chain.
+        num_chains: independent chains; each runs steps // num_chains transitions
+            (cut into blocks for the jackknife if fewer than 10).
+        window: K, past transitions credited by the score function (>= the mixing
+            time; 0 drops the stationary term, which biases the gradient).
+
+    Returns:
+        The estimate in bits, a scalar of the network's dtype.
+
+    Raises:
+        ValueError: steps < max(10 n, 10 num_chains (window + 1)), or a negative
+            option.
+        TypeError: ``net`` is not a BinaryNetwork, ``key`` not a PRNG key, or an
+            option not an integer.
+
+    Warns:
+        UserWarning: steps < 100 n, outside the validated regime.
+
+    References:
+        Tanaka, Kaneko & Aoyagi (2009), Eq. (2): I_G; Glynn (1990): the score
+        function; Efron & Stein (1981): the jackknife.
+
+    Examples:
+        >>> net = BinaryNetwork(2.0 * jnp.eye(4)[::-1], -jnp.ones(4))
+        >>> value, grads = eqx.filter_value_and_grad(gaussian_flux)(
+        ...     net, jax.random.key(0), 2000, burn_in=100, num_chains=10
+        ... )
+        >>> value.shape, grads.biases.shape
+        ((), (4,))
+    """
+    stream = _check_gaussian_sampling(
+        "gaussian_flux", net, key, steps, num_chains, burn_in, window, gradient=True
+    )
+    return _gaussian_flux(net, key, stream, window)
+
+
+def gaussian_flux_stderr(
+    net: BinaryNetwork,
+    key: PRNGKeyArray,
+    steps: int,
+    *,
+    burn_in: int = 1000,
+    num_chains: int = 20,
+) -> Estimate:
+    """:func:`gaussian_flux`'s value and its jackknife standard error, in bits.
+
+    The same samples and jackknifed value V_J = G V - (G - 1) mean_k V_(-k) as
+    ``gaussian_flux`` with the same key, and SE = sqrt((G - 1) / G sum_k (V_(-k) -
+    mean_k V_(-k))^2) over the G >= 10 groups (chains or blocks); sampling noise
+    only. Not differentiable; one pass over the transitions.
+
+    Args:
+        net: the network (any n).
+        key: PRNG key of the chains.
+        steps: the total number of transitions T over all chains (>= 10 n).
+        burn_in: updates discarded at the start of every chain.
+        num_chains: independent chains, as in :func:`gaussian_flux`.
+
+    Returns:
+        ``Estimate(value, stderr)``, scalars in bits.
+
+    Raises:
+        ValueError: steps < max(10 n, 10 num_chains), or a negative option.
+        TypeError: ``net`` is not a BinaryNetwork or ``key`` not a PRNG key.
+
+    Warns:
+        UserWarning: steps < 100 n, outside the validated regime.
+
+    Examples:
+        >>> net = BinaryNetwork(2.0 * jnp.eye(4)[::-1], -jnp.ones(4))
+        >>> value, stderr = gaussian_flux_stderr(
+        ...     net, jax.random.key(0), 2000, burn_in=100, num_chains=10
+        ... )
+        >>> bool(stderr < 0.1 * value)
+        True
+    """
+    stream = _check_gaussian_sampling(
+        "gaussian_flux_stderr", net, key, steps, num_chains, burn_in, 0, gradient=False
+    )
+    value, stderr, _ = _gaussian_estimate(net, key, stream)
+    return Estimate(value, stderr)
