@@ -229,6 +229,12 @@ FUNCTIONS = {
     "moment_flux.steps": lambda v: fj.moment_flux(
         NET, KEY, v, burn_in=10, num_chains=2
     ),
+    "gaussian_flux.steps": lambda v: fj.gaussian_flux(
+        NET, KEY, v, burn_in=10, num_chains=2
+    ),
+    "gaussian_flux_stderr.num_chains": lambda v: fj.gaussian_flux_stderr(
+        NET, KEY, 600, burn_in=10, num_chains=v
+    ),
     "save.net": lambda v: fj.save(os.devnull, v),
     "read_weights.orientation": lambda v: fj.read_weights(WEIGHTS_FILE, v),
     "from_json.result": lambda v: fj.from_json(fj.Estimate, v),
