@@ -243,11 +243,13 @@ def _history(history: Array, e: Array, window: int) -> Array:
     return jnp.concatenate([history, e], axis=1)[:, e.shape[1] :] if window else history
 
 
-def _masked(out: Influence, valid: Array) -> Influence:
-    """``out`` with the rows past the stream's end (``valid`` false) zeroed."""
+def _influence(estimator, coefficients, net, stream: Stream, block) -> Influence:
+    """The estimator's :class:`Influence` on ``block``, rows past the stream's end zeroed."""
+    out = estimator.influence(coefficients, net, block)
+    valid = stream.valid(block.index)[:, None]
     return out._replace(
-        parts=jnp.where(valid[:, None], out.parts, 0.0),
-        innovations=jnp.where(valid[:, None], out.innovations, 0.0),
+        parts=jnp.where(valid, out.parts, 0.0),
+        innovations=jnp.where(valid, out.innovations, 0.0),
     )
 
 
@@ -264,10 +266,7 @@ def regression(net, key, stream: Stream, window: int, estimator, coefficients):
     """
     fixed = jax.lax.stop_gradient(net)
 
-    def influence(b):
-        return _masked(
-            estimator.influence(coefficients, fixed, b), stream.valid(b.index)
-        )
+    influence = partial(_influence, estimator, coefficients, fixed, stream)
 
     def first(b):
         out = influence(b)
@@ -449,10 +448,7 @@ def _accumulate_gradient(
     dtype = beta.dtype
     score_scale = 1.0 / (B * (L - window)) if window else 0.0
 
-    def influence(b):
-        return _masked(
-            estimator.influence(coefficients, fixed, b), stream.valid(b.index)
-        )
+    influence = partial(_influence, estimator, coefficients, fixed, stream)
 
     def controlled(history, out: Influence):
         lagged = _lagged(history, out.innovations, window)
@@ -478,7 +474,7 @@ def _accumulate_gradient(
         path = estimator.pathwise(
             coefficients, network, block, p, log_fire, log_silent, payload
         )
-        path = jnp.where(row < L, path, 0.0)
+        path = jnp.where(stream.valid(index), path, 0.0)
         return valid * (jnp.sum(weight * credited) + jnp.sum(path) / (B * L))
 
     def differentiate(pending: _Pending, ahead: Array):
