@@ -77,7 +77,6 @@ References:
 
 import functools
 import math
-import warnings
 from typing import NamedTuple
 
 import equinox as eqx
@@ -90,7 +89,7 @@ from .._checks import as_float_array, available_bytes, check_finite, is_concrete
 from .._codes import all_states
 from .._linalg import log_det_correlation
 from ..network import BinaryNetwork, log_probs_given_input
-from ._score import Credit, Influence, Stream, fold, streamed_surrogate
+from ._score import Influence, Stream, fold, streamed_surrogate
 from .exact import (
     MAX_EXACT_NEURONS,
     _check_size,
@@ -101,11 +100,11 @@ from .exact import (
 from .moments import (
     _MIN_GROUPS,
     MOMENT_WINDOW,
-    VALIDATED_SAMPLES_PER_NEURON,
-    _atoms,
+    _add_outer,
     _check_sampling,
     _gram_chains,
-    _reach,
+    _jackknife,
+    _local_credit,
     moment_bytes,
 )
 from .results import Estimate
@@ -297,25 +296,6 @@ class _LaggedSums(NamedTuple):
     cross: Array  # (G, n, n): sum (x - c)(p - c)^T
 
 
-def _add_outer(total: Array, left: Array, right: Array, group: Array) -> Array:
-    """``total[group[b]] += left[b]^T right[b]`` for every chain b, a few at a time.
-
-    As many chains at once as :func:`fluxjax.info.moments._gram_chains` allows
-    (their n x n products hold at most 2^24 numbers), in a loop that is not unrolled.
-    """
-    chains, _, n = left.shape
-    step = _gram_chains(chains, n)
-
-    def add(k, total):
-        a, b, into = (
-            jax.lax.dynamic_slice_in_dim(v, k * step, step)
-            for v in (left, right, group)
-        )
-        return total.at[into].add(jnp.einsum("bti,btj->bij", a, b))
-
-    return jax.lax.fori_loop(0, chains // step, add, total)
-
-
 def _lagged_sums(net: BinaryNetwork, key, stream: Stream) -> tuple[_LaggedSums, Array]:
     """The per-group sums (leading axis G) of the moments (5), and their centre c.
 
@@ -378,22 +358,6 @@ def _value(centre: Array, sums: _LaggedSums) -> Array:
     return _phi(moments.fire, moments.covariance, moments.lagged)
 
 
-def _jackknife(sums, value) -> tuple[Array, Array]:
-    """(V_J, SE): the delete-one jackknife of ``value(summed groups)`` over the G groups.
-
-    V_J = G V - (G - 1) mean_k V_(-k), SE = sqrt((G - 1) / G sum_k (V_(-k) - mean)^2)
-    (Efron & Stein 1981), as :func:`fluxjax.moment_flux_stderr`.
-    """
-    total = jax.tree.map(lambda a: jnp.sum(a, 0), sums)
-    groups = sums.count.shape[0]
-    leave_out = jax.lax.map(
-        lambda one: value(jax.tree.map(jnp.subtract, total, one)), sums
-    )
-    mean = jnp.mean(leave_out)
-    stderr = jnp.sqrt((groups - 1) / groups * jnp.sum((leave_out - mean) ** 2))
-    return groups * value(total) - (groups - 1) * mean, stderr
-
-
 class _Coefficients(NamedTuple):
     """dPhi/d(m, C0, C1) at the sample moments: F(x) of (6) and its local parts."""
 
@@ -434,18 +398,6 @@ class _GaussianInfluence:
     @staticmethod
     def pathwise(k: _Coefficients, net, block, p, log_fire, log_silent, slope):
         return jnp.sum(p * slope, -1)
-
-
-def _local_credit(weights: Array, window: int, dtype) -> tuple[Credit, Array]:
-    """The credit of neuron i: the parts of its K-step reach R_i, and the rest.
-
-    Returns the :class:`._score.Credit` and the ``(n, n)`` atoms (pairs j, l in
-    exactly the same sets R_i), as :func:`fluxjax.moment_flux` credits.
-    """
-    reach = _reach(weights, window)
-    to_all = jnp.ones((reach.shape[0], 1), dtype)
-    credit = Credit(jnp.concatenate([reach.astype(dtype), to_all], 1), local=True)
-    return credit, _atoms(reach)
 
 
 @eqx.filter_jit
@@ -500,11 +452,9 @@ def _check_gaussian_sampling(
     caller, net, key, steps, num_chains, burn_in, window, *, gradient
 ) -> Stream:
     """The options, checked as :func:`fluxjax.moment_flux` checks them, as a stream."""
-    with warnings.catch_warnings():  # moment_flux's regime warning, said below
-        warnings.filterwarnings("ignore", message="moment_flux: steps")
-        stream = _check_sampling(
-            net, key, steps, num_chains, burn_in, window, gradient=gradient
-        )
+    stream = _check_sampling(
+        net, key, steps, num_chains, burn_in, window, gradient=gradient, caller=caller
+    )
     n = net.num_neurons
     needed = _gaussian_bytes(
         n, num_chains, jnp.dtype(net.weights.dtype).itemsize, gradient=gradient
@@ -514,13 +464,6 @@ def _check_gaussian_sampling(
             f"an n = {n} network with num_chains = {num_chains} would need about "
             f"{needed / 2**30:.1f} GiB (two n x n sums per chain), more than this "
             f"device's {available_bytes() / 2**30:.1f} GiB; use fewer chains"
-        )
-    if steps < VALIDATED_SAMPLES_PER_NEURON * n:
-        warnings.warn(
-            f"{caller}: steps = {steps} < {VALIDATED_SAMPLES_PER_NEURON} n = "
-            f"{VALIDATED_SAMPLES_PER_NEURON * n}; the jackknife removes the "
-            "log-determinants' bias only for T_eff >> n, so the value may be biased",
-            stacklevel=3,
         )
     return stream
 

@@ -249,15 +249,8 @@ def _add_block(net, sums: _Sums, block, centre, group) -> _Sums:
     log_fire, log_silent = log_probs_given_input(net, block.x, block.recurrent)
     p = jnp.exp(log_fire)
     d = p - centre
-    B, c, n = d.shape
-    step = _gram_chains(B, n)
-
-    def add_chains(k, gram):  # a loop, not unrolled: one batch in flight at a time
-        part = jax.lax.dynamic_slice_in_dim(d, k * step, step)
-        chains = jax.lax.dynamic_slice_in_dim(group, k * step, step)
-        return gram.at[chains].add(jnp.einsum("bti,btj->bij", part, part))
-
-    gram = jax.lax.fori_loop(0, B // step, add_chains, sums.gram)
+    B, c, _ = d.shape
+    gram = _add_outer(sums.gram, d, d, group)
     return _Sums(
         sums.count.at[group].add(jnp.full(B, c, p.dtype)),
         sums.fire.at[group].add(jnp.sum(p, 1)),
@@ -265,6 +258,25 @@ def _add_block(net, sums: _Sums, block, centre, group) -> _Sums:
         sums.entropy.at[group].add(jnp.sum(_binary_entropy(log_fire, log_silent), 1)),
         gram,
     )
+
+
+def _add_outer(total: Array, left: Array, right: Array, group: Array) -> Array:
+    """``total[group[b]] += left[b]^T right[b]`` for every chain b, a few at a time.
+
+    As many chains at once as :func:`_gram_chains` allows (their n x n products hold
+    at most 2^24 numbers), in a loop that is not unrolled: one batch in flight.
+    """
+    chains, _, n = left.shape
+    step = _gram_chains(chains, n)
+
+    def add(k, total):
+        a, b, into = (
+            jax.lax.dynamic_slice_in_dim(v, k * step, step)
+            for v in (left, right, group)
+        )
+        return total.at[into].add(jnp.einsum("bti,btj->bij", a, b))
+
+    return jax.lax.fori_loop(0, chains // step, add, total)
 
 
 def _gram_chains(chains: int, n: int) -> int:
@@ -335,18 +347,26 @@ def _phi(moments: _Moments) -> Array:
     return u1 - tc
 
 
-def _jackknife(sums: _Sums, centre: Array, fn) -> tuple[Array, Array, Array]:
-    """(plug-in, jackknifed value, jackknife SE) of fn(moments) over the G groups."""
+def _jackknife(sums, value) -> tuple[Array, Array]:
+    """(V_J, SE): the delete-one jackknife of ``value(summed groups)`` over the G groups.
+
+    ``sums`` is a pytree of per-group sums (leading axis G, with a ``count`` field);
+    V_J = G V - (G - 1) mean_k V_(-k), SE = sqrt((G - 1) / G sum_k (V_(-k) - mean)^2)
+    (Efron & Stein 1981).
+    """
     total = jax.tree.map(lambda a: jnp.sum(a, 0), sums)
-    full = fn(_moments(total, centre))
     groups = sums.count.shape[0]
     leave_out = jax.lax.map(
-        lambda one: fn(_moments(jax.tree.map(jnp.subtract, total, one), centre)), sums
+        lambda one: value(jax.tree.map(jnp.subtract, total, one)), sums
     )
     mean = jnp.mean(leave_out)
-    value = groups * full - (groups - 1) * mean
     stderr = jnp.sqrt((groups - 1) / groups * jnp.sum((leave_out - mean) ** 2))
-    return full, value, stderr
+    return groups * value(total) - (groups - 1) * mean, stderr
+
+
+def _value(centre: Array, sums: _Sums) -> Array:
+    """Phi (nats) of the moments of summed groups."""
+    return _phi(_moments(sums, centre))
 
 
 # ---------------------------------------------------------------------------
@@ -419,22 +439,31 @@ class _MomentInfluence:
         return jnp.sum(p * slope, -1) + jnp.exp(log_silent) @ k.silent + h @ k.entropy
 
 
+def _local_credit(weights: Array, window: int, dtype) -> tuple[Credit, Array]:
+    """The credit (5) of neuron i: the parts of its K-step reach R_i, and the rest.
+
+    Returns the :class:`._score.Credit` and the ``(n, n)`` atoms (pairs j, l in
+    exactly the same sets R_i).
+    """
+    reach = _reach(weights, window)
+    to_all = jnp.ones((reach.shape[0], 1), dtype)
+    credit = Credit(jnp.concatenate([reach.astype(dtype), to_all], 1), local=True)
+    return credit, _atoms(reach)
+
+
 def _estimate(net, key, stream: Stream, window: int):
     """(value, stderr, surrogate) in nats."""
     dtype = net.weights.dtype
     fixed = jax.lax.stop_gradient(net)
     sums, centre = _moment_sums(fixed, key, stream)
-    _, value, stderr = _jackknife(sums, centre, _phi)
+    value, stderr = _jackknife(sums, functools.partial(_value, centre))
     moments = _moments(jax.tree.map(lambda a: jnp.sum(a, 0), sums), centre)
     a, abar, b, G = jax.grad(_phi)(moments)
     G = 0.5 * (G + G.T)
-    reach = _reach(fixed.weights, window)
-    atoms = _atoms(reach)
+    credit, atoms = _local_credit(fixed.weights, window, dtype)
     coefficients = _Coefficients(
         a, abar, b, G, jnp.where(atoms, G, 0.0), jnp.all(atoms), moments.fire
     )
-    to_all = jnp.ones((reach.shape[0], 1), dtype)
-    credit = Credit(jnp.concatenate([reach.astype(dtype), to_all], 1), local=True)
     surrogate = streamed_surrogate(
         net, key, stream, window, _MomentInfluence, coefficients, credit
     )
@@ -466,9 +495,20 @@ def moment_bytes(n: int, num_chains: int, itemsize: int, *, gradient: bool) -> i
 
 
 def _check_sampling(
-    net, key, steps, num_chains, burn_in, window, *, gradient: bool = False
+    net,
+    key,
+    steps,
+    num_chains,
+    burn_in,
+    window,
+    *,
+    gradient: bool = False,
+    caller: str = "moment_flux",
 ) -> Stream:
-    """The options, checked, as the stream of transitions to fold over."""
+    """The options, checked, as the stream of transitions to fold over.
+
+    ``caller`` names the estimator in the regime warning.
+    """
     check_network(net)
     check_key(key)
     n = net.num_neurons
@@ -486,7 +526,7 @@ def _check_sampling(
             f"this device's {available_bytes() / 2**30:.1f} GiB; use fewer chains "
             f"(at least {_MIN_GROUPS} groups are kept: chains are cut into blocks)"
         )
-    _warn_regime(steps, n)
+    _warn_regime(steps, n, caller)
     return _layout(steps, num_chains, burn_in, _probability_width(net), window)
 
 
@@ -685,14 +725,15 @@ def _regime_problem(value: float, stderr: float) -> str | None:
 
 @eqx.filter_jit
 def _moment_estimate(net, key, stream: Stream):
-    _, value, stderr = _jackknife(*_moment_sums(net, key, stream), _phi)
+    sums, centre = _moment_sums(net, key, stream)
+    value, stderr = _jackknife(sums, functools.partial(_value, centre))
     return value / _LN2, stderr / _LN2
 
 
-def _warn_regime(steps, n):
+def _warn_regime(steps, n, caller: str = "moment_flux"):
     if steps < VALIDATED_SAMPLES_PER_NEURON * n:
         warnings.warn(
-            f"moment_flux: steps = {steps} < {VALIDATED_SAMPLES_PER_NEURON} n = "
+            f"{caller}: steps = {steps} < {VALIDATED_SAMPLES_PER_NEURON} n = "
             f"{VALIDATED_SAMPLES_PER_NEURON * n}; the log-det bias correction needs "
             "an effective sample size T_eff >> n, so the value may be biased",
             stacklevel=3,
@@ -740,7 +781,7 @@ def _np_entropy(m, mbar):
 def _bound_moments(net, key, stream: Stream):
     """The per-group sums, their centre and the jackknifed estimate (bits)."""
     sums, centre = _moment_sums(net, key, stream)
-    _, value, stderr = _jackknife(sums, centre, _phi)
+    value, stderr = _jackknife(sums, functools.partial(_value, centre))
     return sums, centre, value / _LN2, stderr / _LN2
 
 
