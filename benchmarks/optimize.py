@@ -82,7 +82,14 @@ def reference_flux(net: fj.BinaryNetwork, n: int) -> float:
     if n <= 14:
         return float(fj.exact_flux(net))
     key = jax.random.key(12345)
-    return float(fj.soft_flux(net, key, EVAL_SAMPLES[n], num_components=COMPONENTS[n]))
+    return float(
+        fj.soft_flux(
+            net,
+            key,
+            EVAL_SAMPLES[n],
+            estimator=fj.Mixture(num_components=COMPONENTS[n]),
+        )
+    )
 
 
 def time_step(objective: str, net: fj.BinaryNetwork, n: int) -> tuple[float, float]:

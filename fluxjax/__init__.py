@@ -69,7 +69,13 @@ from .info.plugin import (
     plugin_triplet_flux_from_counts as plugin_triplet_flux_from_counts,
 )
 from .info.results import Estimate as Estimate, TripletFlux as TripletFlux
-from .info.soft import soft_flux as soft_flux
+from .info.soft import (
+    Mixture as Mixture,
+    Moments as Moments,
+    SoftEstimator as SoftEstimator,
+    Subset as Subset,
+    soft_flux as soft_flux,
+)
 from .io import (
     Orientation as Orientation,
     from_json as from_json,

@@ -60,6 +60,7 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Bool, Float, PRNGKeyArray
 
 from ._checks import check_int, check_key, default_float_dtype
+from ._information import entr
 from ._linalg import log_det_correlation
 from .data import Recording, Transitions, as_transitions
 from .info.exact import exact_flux
@@ -671,7 +672,7 @@ def bootstrap_flux(
 
 def _entropy(p: Array) -> Array:
     """h(p) in nats, 0 at p = 0 and 1."""
-    return jax.scipy.special.entr(p) + jax.scipy.special.entr(1 - p)
+    return entr(p) + entr(1 - p)
 
 
 def _blocks(pairs: Transitions, num_blocks: int) -> tuple[_Data, Array]:

@@ -36,6 +36,7 @@ import jax.numpy as jnp
 from jaxtyping import PRNGKeyArray
 
 from ._checks import check_int, check_key
+from .info._chains import VALIDATED_SAMPLES_PER_NEURON
 from .info.exact import (
     FAST_EXACT_NEURONS as EXACT_NEURONS,
     MAX_EXACT_NEURONS,
@@ -43,10 +44,7 @@ from .info.exact import (
     enumerated_size,
     exact_flux,
 )
-from .info.moments import (
-    VALIDATED_SAMPLES_PER_NEURON,
-    flux_bounds,
-)
+from .info.moments import flux_bounds
 from .network import BinaryNetwork, check_network
 
 

@@ -36,7 +36,9 @@ def test_default_dtype_is_float32_and_is_preserved(getkey):
         "exact_flux": fj.exact_flux(net),
         "exact_entropy": fj.exact_entropy(net),
         "stationary_distribution": fj.stationary_distribution(net),
-        "soft_flux": fj.soft_flux(net, key, 200, burn_in=10, num_components=20),
+        "soft_flux": fj.soft_flux(
+            net, key, 200, burn_in=10, estimator=fj.Mixture(num_components=20)
+        ),
         "correlation_proxy": fj.correlation_proxy(net, key, 200, burn_in=10),
         "plugin_flux": fj.plugin_flux(states),
         "plugin_flux_stderr": fj.plugin_flux_stderr(states).stderr,
@@ -56,7 +58,9 @@ def test_float64_networks_stay_float64(getkey):
     key = getkey()
     for value in (
         fj.exact_flux(net),
-        fj.soft_flux(net, key, 200, burn_in=10, num_components=20),
+        fj.soft_flux(
+            net, key, 200, burn_in=10, estimator=fj.Mixture(num_components=20)
+        ),
         eqx.filter_grad(fj.exact_flux)(net).biases,
     ):
         assert value.dtype == jnp.float64

@@ -203,12 +203,16 @@ FUNCTIONS = {
     # differentiable estimates
     "soft_flux.key": lambda v: fj.soft_flux(NET, v, 200, burn_in=10),
     "soft_flux.steps": lambda v: fj.soft_flux(NET, KEY, v, burn_in=10),
-    "soft_flux.window": lambda v: fj.soft_flux(NET, KEY, 200, burn_in=10, window=v),
+    "soft_flux.window": lambda v: fj.soft_flux(
+        NET, KEY, 200, burn_in=10, estimator=fj.Mixture(window=v)
+    ),
     "soft_flux.num_components": lambda v: fj.soft_flux(
-        NET, KEY, 200, burn_in=10, num_components=v
+        NET, KEY, 200, burn_in=10, estimator=fj.Mixture(num_components=v)
     ),
     "soft_flux.neurons": lambda v: fj.soft_flux(NET, KEY, 200, burn_in=10, neurons=v),
-    "soft_flux.method": lambda v: fj.soft_flux(NET, KEY, 200, burn_in=10, method=v),
+    "soft_flux.estimator": lambda v: fj.soft_flux(
+        NET, KEY, 200, burn_in=10, estimator=v
+    ),
     "correlation_proxy.steps": lambda v: fj.correlation_proxy(NET, KEY, v, burn_in=10),
     "moment_flux_stderr.steps": lambda v: fj.moment_flux_stderr(
         NET, KEY, v, burn_in=10, num_chains=2

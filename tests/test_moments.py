@@ -33,11 +33,10 @@ from conftest import random_weights
 
 import fluxjax as fj
 from fluxjax._linalg import log_det_correlation
+from fluxjax.info._chains import atoms, reach
 from fluxjax.info._score import _gradient_only, _running_sums
 from fluxjax.info.moments import (
     FluxBounds,
-    _atoms,
-    _reach,
     _regime_problem,
     flux_bounds,
     moment_flux,
@@ -235,10 +234,10 @@ def test_credit_sets_are_the_k_step_reach():
                 frontier = {int(j) for lag in frontier for j in np.flatnonzero(W[lag])}
                 seen |= frontier
             want[i, sorted(seen)] = True
-        got = np.asarray(_reach(jnp.asarray(W, jnp.float32), window))
+        got = np.asarray(reach(jnp.asarray(W, jnp.float32), window))
         np.testing.assert_array_equal(got, want)
         same = np.all(want[:, :, None] == want[:, None, :], axis=0)
-        np.testing.assert_array_equal(np.asarray(_atoms(jnp.asarray(got))), same)
+        np.testing.assert_array_equal(np.asarray(atoms(jnp.asarray(got))), same)
 
 
 def test_running_sums_are_the_plain_sums():

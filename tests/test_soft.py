@@ -68,7 +68,9 @@ def estimates(net, key, steps):
     """(value, gradient) of soft_flux and of the correlation proxy for one key."""
     soft_key, proxy_key = jr.split(key)
     soft = eqx.filter_value_and_grad(
-        lambda net: fj.soft_flux(net, soft_key, steps, num_components=COMPONENTS)
+        lambda net: fj.soft_flux(
+            net, soft_key, steps, estimator=fj.Mixture(num_components=COMPONENTS)
+        )
     )(net)
     proxy = eqx.filter_value_and_grad(
         lambda net: fj.correlation_proxy(net, proxy_key, steps)
@@ -95,7 +97,10 @@ def replicates():
 
         soft = jax.value_and_grad(
             lambda p: fj.soft_flux(
-                with_params(p), soft_key, STEPS, num_components=COMPONENTS
+                with_params(p),
+                soft_key,
+                STEPS,
+                estimator=fj.Mixture(num_components=COMPONENTS),
             )
         )(params)
         proxy = jax.value_and_grad(
@@ -234,10 +239,11 @@ def test_float32_keys_and_the_full_subset(getkey):
     different one; neurons = all of them is the whole network."""
     W, b = random_weights(np.random.default_rng(8), 4)
     net = fj.BinaryNetwork(W, b, dtype=jnp.float32)
+    estimator = fj.Mixture(num_components=100)
 
     def run(key, **options):
         return eqx.filter_value_and_grad(
-            lambda net: fj.soft_flux(net, key, 2000, num_components=100, **options)
+            lambda net: fj.soft_flux(net, key, 2000, estimator=estimator, **options)
         )(net)
 
     key = getkey()
@@ -253,8 +259,8 @@ def test_float32_keys_and_the_full_subset(getkey):
 @pytest.mark.parametrize(
     "estimator, gradient",
     [
-        (functools.partial(fj.soft_flux, num_components=50), True),
-        (functools.partial(fj.soft_flux, neurons=[0, 2]), False),
+        (functools.partial(fj.info.mixture_flux, num_components=50), True),
+        (functools.partial(fj.info.subset_flux, neurons=[0, 2]), False),
         (fj.correlation_proxy, False),
     ],
     ids=["mixture", "subset", "proxy"],
@@ -286,17 +292,17 @@ def test_bad_arguments(getkey):
     with pytest.raises(TypeError, match="key"):
         fj.soft_flux(net, 0, 100)
     with pytest.raises(ValueError, match="steps"):
-        fj.soft_flux(net, key, 5, window=8)
+        fj.soft_flux(net, key, 5, estimator=fj.Mixture(window=8))
     with pytest.raises(ValueError, match="window"):
-        fj.soft_flux(net, key, 100, window=-1)
+        fj.soft_flux(net, key, 100, estimator=fj.Mixture(window=-1))
     with pytest.raises(ValueError, match="num_components"):
-        fj.soft_flux(net, key, 100, num_components=0)
+        fj.soft_flux(net, key, 100, estimator=fj.Mixture(num_components=0))
     with pytest.raises(ValueError, match="neurons"):
         fj.soft_flux(net, key, 100, neurons=[4])
     with pytest.raises(ValueError, match="burn_in"):
         fj.soft_flux(net, key, 100, burn_in=-1)
     with pytest.raises(ValueError, match="chunk_size"):
-        fj.soft_flux(net, key, 100, chunk_size=0)
+        fj.soft_flux(net, key, 100, estimator=fj.Mixture(chunk_size=0))
     big = fj.BinaryNetwork(np.zeros((14, 14)), np.zeros(14))
     with pytest.raises(ValueError, match=f"k <= {MAX_SUBSET_NEURONS}"):
         fj.soft_flux(big, key, 100, neurons=list(range(13)))
@@ -334,8 +340,7 @@ def test_n200_runs_in_linear_memory(getkey):
                         eqx.tree_at(lambda n: n.biases, net, b),
                         key,
                         steps,
-                        method="mixture",
-                        num_components=components,
+                        estimator=fj.Mixture(num_components=components),
                     )
                 )
             )
@@ -383,7 +388,9 @@ def test_claim_stationary_term_is_needed(getkey):
     cosines = {}
     for window in (0, 8):
         grads = eqx.filter_grad(
-            lambda net, window=window: fj.soft_flux(net, key, 100_000, window=window)
+            lambda net, window=window: fj.soft_flux(
+                net, key, 100_000, estimator=fj.Mixture(window=window)
+            )
         )(net)
         cosines[window] = cosine(grads.biases, exact)
     assert cosines[8] > 0.98 and cosines[0] < cosines[8] - 0.03, cosines
@@ -396,7 +403,7 @@ def test_n1000_runs(getkey):
     with pytest.warns(UserWarning, match="upper bound"):
         value, grads = eqx.filter_value_and_grad(
             lambda net: fj.soft_flux(
-                net, getkey(), 5000, method="mixture", num_components=500
+                net, getkey(), 5000, estimator=fj.Mixture(num_components=500)
             )
         )(net)
     assert np.isfinite(value) and np.all(np.isfinite(grads.biases))
@@ -413,7 +420,7 @@ def test_method_is_chosen_by_size_and_checked(getkey):
     key = getkey()
     small = random_net(30, 6)
     assert fj.soft_flux(small, key, 2000) == fj.soft_flux(
-        small, key, 2000, method="mixture"
+        small, key, 2000, estimator=fj.Mixture()
     )
     rng = np.random.default_rng(31)
     n = 20
@@ -422,10 +429,10 @@ def test_method_is_chosen_by_size_and_checked(getkey):
     steps = 200 * n
     assert fj.soft_flux(large, key, steps) == fj.info.moment_flux(large, key, steps)
     with pytest.warns(UserWarning, match="upper bound"):
-        fj.soft_flux(large, key, steps, method="mixture", num_components=50)
+        fj.soft_flux(large, key, steps, estimator=fj.Mixture(num_components=50))
     with pytest.raises(ValueError, match="subset"):
-        fj.soft_flux(large, key, steps, neurons=[0, 1], method="moments")
+        fj.soft_flux(large, key, steps, neurons=[0, 1], estimator=fj.Moments())
     with pytest.raises(ValueError, match="subset"):
-        fj.soft_flux(large, key, steps, method="subset")
-    with pytest.raises(ValueError, match="method"):
-        fj.soft_flux(large, key, steps, method="gaussian")
+        fj.soft_flux(large, key, steps, estimator=fj.Subset())
+    with pytest.raises(TypeError, match="estimator"):
+        fj.soft_flux(large, key, steps, estimator="mixture")

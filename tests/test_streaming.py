@@ -5,6 +5,8 @@ gradient's innovation regression; the score), so how they are cut into blocks ch
 float rounding only, and the memory of a value and gradient does not grow with them.
 """
 
+import functools
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -13,13 +15,20 @@ import numpy as np
 import pytest
 
 import fluxjax as fj
-from fluxjax.info import moments
+from fluxjax.info import _chains, moments
 from fluxjax.simulate import fold_transitions
 
 
 def _value_and_grad(net, key, steps, window=moments.MOMENT_WINDOW):
     return eqx.filter_value_and_grad(moments.moment_flux)(
         net, key, steps, burn_in=50, num_chains=10, window=window
+    )
+
+
+def _stream(net, key, steps, window):
+    memory = functools.partial(moments.moment_bytes, gradient=True)
+    return _chains.check_sampling(
+        net, key, steps, 10, 50, window, caller="test", memory=memory
     )
 
 
@@ -30,12 +39,12 @@ def test_blocks_give_the_in_memory_numbers(monkeypatch, window):
     rounding, and the chains are those of ``simulate``."""
     net = fj.ei_network(8, key=jr.key(2), strength=1.5)
     key, steps = jr.key(5), 4000
-    whole = moments._check_sampling(net, key, steps, 10, 50, window)
+    whole = _stream(net, key, steps, window)
     assert whole.block == whole.length  # 400 rows per chain: one block
     expected = _value_and_grad(net, key, steps, window)
     expected_se = fj.moment_flux_stderr(net, key, steps, burn_in=50, num_chains=10)
-    monkeypatch.setattr(moments, "_BLOCK_ELEMENTS", 10 * 8 * 20)
-    blocks = moments._check_sampling(net, key, steps, 10, 50, window)
+    monkeypatch.setattr(_chains, "_BLOCK_ELEMENTS", 10 * 8 * 20)
+    blocks = _stream(net, key, steps, window)
     assert blocks.length == whole.length and blocks.block == 20
     value, grads = _value_and_grad(net, key, steps, window)
     se = fj.moment_flux_stderr(net, key, steps, burn_in=50, num_chains=10)

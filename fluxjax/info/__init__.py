@@ -40,5 +40,11 @@ from .plugin import (
     plugin_triplet_flux_from_counts as plugin_triplet_flux_from_counts,
 )
 from .results import Estimate as Estimate, TripletFlux as TripletFlux
-from .soft import soft_flux as soft_flux
+from .soft import (
+    Mixture as Mixture,
+    Moments as Moments,
+    SoftEstimator as SoftEstimator,
+    Subset as Subset,
+    soft_flux as soft_flux,
+)
 from .subset import subset_flux as subset_flux

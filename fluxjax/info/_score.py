@@ -41,11 +41,6 @@ from ..simulate import fold_transitions
 _CHUNK_ELEMENTS = 2**20  # floats per chunk-sized temporary (4 MiB in float32)
 
 
-def _binary_entropy(log_fire: Array, log_silent: Array) -> Array:
-    """h(p) = -p log p - (1 - p) log(1 - p) in nats, from the two log-probabilities."""
-    return -(jnp.exp(log_fire) * log_fire + jnp.exp(log_silent) * log_silent)
-
-
 def _shift(v: Array, k: int) -> Array:
     """The vector v[t + k] (k > 0, zeros past the end) or v[t - |k|] (k < 0)."""
     if k == 0:

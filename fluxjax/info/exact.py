@@ -38,6 +38,7 @@ from .._checks import (
     is_concrete,
 )
 from .._codes import all_states, code_probabilities, group_codes
+from .._information import entr, mutual_information
 from .._linalg import solve
 from ..network import BinaryNetwork, check_network
 from .results import TripletFlux
@@ -115,20 +116,9 @@ def _check_size(net: BinaryNetwork, max_neurons: int, what: str) -> None:
     _check_memory(n, net.weights.dtype, what)
 
 
-def _entr(x: Array) -> Array:
-    """-p ln p per entry; 0 with a zero gradient where p is exactly 0.
-
-    In float32, stationary probabilities below ~1e-9 and saturated firing
-    probabilities round to zero; there -ln p - 1 would be infinite and turn the whole
-    gradient into NaN.
-    """
-    positive = x > 0
-    return jnp.where(positive, -x * jnp.log(jnp.where(positive, x, 1.0)), 0.0)
-
-
 def _bits(x: Array) -> Array:
     """Entropy in bits of a probability array (sum of -p log2 p over all entries)."""
-    return jnp.sum(_entr(x)) / math.log(2.0)
+    return jnp.sum(entr(x)) / math.log(2.0)
 
 
 def _future_given_state(net: BinaryNetwork, neurons: tuple[int, ...]) -> Array:
@@ -203,17 +193,13 @@ def _joint(
     return jax.ops.segment_sum(weighted, codes, 2 ** len(given))
 
 
-def _mutual_information(joint: Array) -> Array:
-    return _bits(joint.sum(1)) + _bits(joint.sum(0)) - _bits(joint)
-
-
 def _conditional_entropy(net: BinaryNetwork, pi: Array, neurons: tuple[int, ...]):
     """H(x_S(t+1) | x(t)) = sum_a pi_a sum_{i in S} h2(p_i(a)), in bits."""
     states = all_states(net.num_neurons, net.weights.dtype)
     index = jnp.asarray(neurons)
     fire = net.firing_prob(states)[:, index]
     silent = net.silent_prob(states)[:, index]
-    return jnp.sum(pi * jnp.sum(_entr(fire) + _entr(silent), axis=1)) / math.log(2.0)
+    return jnp.sum(pi * jnp.sum(entr(fire) + entr(silent), axis=1)) / math.log(2.0)
 
 
 # --- Sums over components ------------------------------------------------------------
@@ -228,7 +214,7 @@ def _component_value(sub: BinaryNetwork, quantity: str, local) -> Array:
     if quantity == "entropy":
         return _bits(pi)
     if quantity == "flux" and local is not None:
-        return _mutual_information(_joint(sub, pi, local, local))
+        return mutual_information(_joint(sub, pi, local, local)) / math.log(2.0)
     noise_entropy = _conditional_entropy(sub, pi, everyone)
     if quantity == "conditional_entropy":
         return noise_entropy
@@ -360,9 +346,9 @@ def _cycle_terms(w, b, temperature, noise, pred, jumps, *, noise_nodes):
     sign, e, m, q = acc
     one_minus_loop = jnp.where(sign > 0, e, 2 - e)
     m, q = m / one_minus_loop, q / one_minus_loop
-    h1, h0 = _entr(p1) + _entr(s1), _entr(p0) + _entr(s0)
+    h1, h0 = entr(p1) + entr(s1), entr(p0) + entr(s0)
     noise_entropy = m[pred] * h1 + q[pred] * h0
-    return (_entr(m) + _entr(q)) / math.log(2.0), noise_entropy / math.log(2.0), m
+    return (entr(m) + entr(q)) / math.log(2.0), noise_entropy / math.log(2.0), m
 
 
 def _lifting(pred: np.ndarray, lengths: np.ndarray) -> list[tuple[Array, ...]]:
@@ -836,7 +822,10 @@ def exact_triplet_flux(
     if len(groups) < 2:
         raise ValueError("triplets must hold at least two groups of neurons")
     pi = stationary_distribution(net, max_neurons=max_neurons)
-    mi = [[_mutual_information(_joint(net, pi, g, h)) for h in groups] for g in groups]
+    mi = [
+        [mutual_information(_joint(net, pi, g, h)) / math.log(2.0) for h in groups]
+        for g in groups
+    ]
     intra = jnp.mean(jnp.stack([mi[k][k] for k in range(len(groups))]))
     inter = jnp.mean(
         jnp.stack(

@@ -85,27 +85,27 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, Real
 
-from .._checks import as_float_array, available_bytes, check_finite, is_concrete
+from .._checks import as_float_array, check_finite, is_concrete
 from .._codes import all_states
+from .._information import entr
 from .._linalg import log_det_correlation
 from ..network import BinaryNetwork, log_probs_given_input
+from ._chains import (
+    MIN_GROUPS,
+    MOMENT_WINDOW,
+    add_outer,
+    block_target,
+    check_sampling,
+    gram_chains,
+    jackknife,
+    local_credit,
+)
 from ._score import Influence, Stream, fold, streamed_surrogate
 from .exact import (
     MAX_EXACT_NEURONS,
     _check_size,
-    _entr,
     _future_given_state,
     _solve_stationary,
-)
-from .moments import (
-    _MIN_GROUPS,
-    MOMENT_WINDOW,
-    _add_outer,
-    _check_sampling,
-    _gram_chains,
-    _jackknife,
-    _local_credit,
-    moment_bytes,
 )
 from .results import Estimate
 
@@ -276,7 +276,7 @@ def _exact_moment_flux(net: BinaryNetwork) -> Array:
     pi, centred, fire, silent = _stationary_moments(net)
     covariance = (centred * pi[:, None]).T @ centred
     m, mbar = pi @ fire, pi @ silent  # E_pi x' = E_pi x at stationarity
-    u1 = jnp.sum(_entr(m) + _entr(mbar) - pi @ (_entr(fire) + _entr(silent)))
+    u1 = jnp.sum(entr(m) + entr(mbar) - pi @ (entr(fire) + entr(silent)))
     tc = -0.5 * log_det_correlation(covariance, jnp.diagonal(covariance))
     return (u1 - tc) / math.log(2.0)
 
@@ -320,8 +320,8 @@ def _lagged_sums(net: BinaryNetwork, key, stream: Stream) -> tuple[_LaggedSums, 
             sums.count.at[group].add(rows),
             sums.fire.at[group].add(jnp.sum(p, 1)),
             sums.state.at[group].add(jnp.sum(x, 1)),
-            _add_outer(sums.gram, p - centre, p - centre, group),
-            _add_outer(sums.cross, x - centre, p - centre, group),
+            add_outer(sums.gram, p - centre, p - centre, group),
+            add_outer(sums.cross, x - centre, p - centre, group),
         )
 
     centre, sums = fold(net, key, stream, step, first)
@@ -404,7 +404,7 @@ class _GaussianInfluence:
 def _gaussian_estimate(net, key, stream: Stream):
     """(V_J, SE) in bits, and the summed moments (5)."""
     sums, centre = _lagged_sums(net, key, stream)
-    value, stderr = _jackknife(sums, functools.partial(_value, centre))
+    value, stderr = jackknife(sums, functools.partial(_value, centre))
     total = jax.tree.map(lambda a: jnp.sum(a, 0), sums)
     return value / _LN2, stderr / _LN2, _lagged_moments(total, centre)
 
@@ -417,7 +417,7 @@ def _gaussian_flux(net, key, stream: Stream, window: int):
         moments.fire, moments.covariance, moments.lagged
     )
     G = 0.5 * (G + G.T)
-    credit, atoms = _local_credit(fixed.weights, window, value.dtype)
+    credit, atoms = local_credit(fixed.weights, window, value.dtype)
     coefficients = _Coefficients(
         a,
         G,
@@ -437,35 +437,25 @@ def _gaussian_flux(net, key, stream: Stream, window: int):
 def _gaussian_bytes(n: int, num_chains: int, itemsize: int, *, gradient: bool) -> int:
     """The peak memory of :func:`gaussian_flux`, in bytes.
 
-    That of :func:`fluxjax.moment_flux` (:func:`fluxjax.info.moments.moment_bytes`)
-    plus the G = max(num_chains, 10) groups' lagged sums C1, their batch of chains in
-    flight, and (for a gradient) H and H~: n x n matrices, nothing that grows with
-    the number of transitions.
+    That of :func:`fluxjax.moment_flux` (:func:`fluxjax.info.moments.moment_bytes`:
+    (G + s + 4) n^2 + 2 B c n numbers for a value, (G + s + 11) n^2 + 11 B c n with a
+    gradient) plus the G = max(num_chains, 10) groups' lagged sums C1, their batch of
+    s chains in flight, and (for a gradient) H and H~: n x n matrices, nothing that
+    grows with the number of transitions.
     """
-    groups = max(num_chains, _MIN_GROUPS)
-    extra = groups + _gram_chains(num_chains, n) + (3 if gradient else 1)
-    moments = moment_bytes(n, num_chains, itemsize, gradient=gradient)
-    return moments + itemsize * extra * n * n
+    squares = max(num_chains, MIN_GROUPS) + gram_chains(num_chains, n)
+    rows = num_chains * block_target(num_chains, n)
+    if gradient:
+        return itemsize * ((2 * squares + 14) * n * n + 11 * n * rows)
+    return itemsize * ((2 * squares + 5) * n * n + 2 * n * rows)
 
 
-def _check_gaussian_sampling(
-    caller, net, key, steps, num_chains, burn_in, window, *, gradient
-) -> Stream:
+def _sampling(caller, net, key, steps, num_chains, burn_in, window, *, gradient):
     """The options, checked as :func:`fluxjax.moment_flux` checks them, as a stream."""
-    stream = _check_sampling(
-        net, key, steps, num_chains, burn_in, window, gradient=gradient, caller=caller
+    memory = functools.partial(_gaussian_bytes, gradient=gradient)
+    return check_sampling(
+        net, key, steps, num_chains, burn_in, window, caller=caller, memory=memory
     )
-    n = net.num_neurons
-    needed = _gaussian_bytes(
-        n, num_chains, jnp.dtype(net.weights.dtype).itemsize, gradient=gradient
-    )
-    if needed > available_bytes():
-        raise ValueError(
-            f"an n = {n} network with num_chains = {num_chains} would need about "
-            f"{needed / 2**30:.1f} GiB (two n x n sums per chain), more than this "
-            f"device's {available_bytes() / 2**30:.1f} GiB; use fewer chains"
-        )
-    return stream
 
 
 def gaussian_flux(
@@ -525,7 +515,7 @@ def gaussian_flux(
         >>> value.shape, grads.biases.shape
         ((), (4,))
     """
-    stream = _check_gaussian_sampling(
+    stream = _sampling(
         "gaussian_flux", net, key, steps, num_chains, burn_in, window, gradient=True
     )
     return _gaussian_flux(net, key, stream, window)
@@ -571,7 +561,7 @@ def gaussian_flux_stderr(
         >>> bool(stderr < 0.1 * value)
         True
     """
-    stream = _check_gaussian_sampling(
+    stream = _sampling(
         "gaussian_flux_stderr", net, key, steps, num_chains, burn_in, 0, gradient=False
     )
     value, stderr, _ = _gaussian_estimate(net, key, stream)

@@ -61,6 +61,7 @@ from jax.scipy.special import logsumexp
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._checks import check_int
+from .._information import binary_entropy
 from ..network import BinaryNetwork, check_network, log_probs_given_input
 from ..simulate import simulate
 from ._score import (
@@ -68,7 +69,6 @@ from ._score import (
     Credit,
     Influence,
     Stream,
-    _binary_entropy,
     _probability_width,
     one_chain,
     regression,
@@ -118,7 +118,7 @@ class _MixtureInfluence:
     def influence(q: _Mixture, net, block) -> Influence:
         log_fire, log_silent = log_probs_given_input(net, block.x, block.recurrent)
         p = jnp.exp(log_fire)
-        entropy = jnp.sum(_binary_entropy(log_fire, log_silent), axis=-1)
+        entropy = jnp.sum(binary_entropy(log_fire, log_silent), axis=-1)
         A = block.x_next.astype(p.dtype) @ q.logits.T + q.offsets  # log P(x'|y_s)
         S = q.offsets.shape[0]
         # delta method (6): E log q^ = log q - Var(q^) / (2 q^2)

@@ -112,36 +112,27 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from .._checks import available_bytes, check_int, check_key, is_concrete
+from .._checks import check_int, is_concrete
 from .._codes import code_probabilities
+from .._information import binary_entropy, entr
 from .._linalg import log_det_correlation
-from ..network import BinaryNetwork, check_network, log_probs_given_input
-from ._score import (
-    Credit,
-    Influence,
-    Stream,
-    _binary_entropy,
-    _probability_width,
-    fold,
-    streamed_surrogate,
+from ..network import BinaryNetwork, log_probs_given_input
+from ._chains import (
+    MIN_GROUPS,
+    MOMENT_WINDOW,
+    add_outer,
+    block_target,
+    check_sampling,
+    gram_chains,
+    jackknife,
+    local_credit,
 )
-from .exact import _entr
+from ._score import Influence, Stream, fold, streamed_surrogate
 from .results import Estimate
 
 
 MAX_BOUND_NEURONS = 12
 """Largest subset B whose 2^|B| codes :func:`flux_bounds` enumerates."""
-
-MOMENT_WINDOW = 16
-"""The score window K of :func:`moment_flux`. With the local credit (5), K = 8 truncates
-the stationary term of a permutation cycle (cosine 0.971 at n = 1000) and K = 16 does
-not (0.994); K = 48 is noisier on joined blocks (0.923 against 0.977)."""
-
-MIN_SAMPLES_PER_NEURON = 10
-"""``steps`` below this many times n raise: the log-det's bias is then O(n / 10)."""
-
-VALIDATED_SAMPLES_PER_NEURON = 100
-"""``steps`` below this many times n warn: outside the measured regime."""
 
 MAX_RELATIVE_STDERR = 0.05
 """:func:`moment_flux_stderr` warns when its standard error exceeds this fraction of
@@ -150,9 +141,6 @@ the estimate, or of 1 bit if the estimate is smaller. Measured at T = 100 n: 0.2
 dense ones, whose mixing is slow enough to warn about."""
 
 _LN2 = math.log(2.0)
-_MIN_GROUPS = 10
-_BLOCK_ELEMENTS = 2**21  # floats per block-sized temporary, all chains (8 MiB)
-_GRAM_ELEMENTS = 2**24  # floats of the chains' Gram matrices in flight (64 MiB)
 
 
 class FluxBounds(NamedTuple):
@@ -188,41 +176,9 @@ class FluxBounds(NamedTuple):
     pairwise_excess: float  # host floats: computed in numpy from the moments
 
 
-# ---------------------------------------------------------------------------
-# Sampling layout: G contiguous groups of transitions (chains, or blocks of chains)
-# ---------------------------------------------------------------------------
-
-
-def _block_target(num_chains: int, width: int) -> int:
-    """Rows per chain of a block of about 2^21 floats per temporary (16 ... 4096)."""
-    return max(16, min(4096, _BLOCK_ELEMENTS // (num_chains * max(width, 1))))
-
-
-def _layout(
-    steps: int, num_chains: int, burn_in: int, width: int, window: int
-) -> Stream:
-    """The chains, G >= 10 groups and the block of ``steps`` transitions.
-
-    L = steps // num_chains per chain; fewer than 10 chains are cut into segments.
-    A block holds about 2^21 floats per temporary (all chains), at least the score
-    window and 16 rows per chain, and divides a segment; if none does near that
-    size, the segment is cut to a multiple of it (dropping fewer than a block).
-    """
-    length = steps // num_chains
-    segments = max(1, -(-_MIN_GROUPS // num_chains))
-    rows = length // segments
-    target = max(window, _block_target(num_chains, width))
-    block = rows
-    if rows > target:
-        divisors = [d for d in range(target, target // 2, -1) if rows % d == 0]
-        block = divisors[0] if divisors else target
-        rows -= rows % block
-    return Stream(num_chains, rows * segments, block, segments, burn_in)
-
-
 def _entropy_of(m: Array, mbar: Array) -> Array:
     """The entropy h of a mean firing probability m (mbar = 1 - m, computed separately)."""
-    return _entr(m) + _entr(mbar)
+    return entr(m) + entr(mbar)
 
 
 # ---------------------------------------------------------------------------
@@ -244,48 +200,20 @@ def _add_block(net, sums: _Sums, block, centre, group) -> _Sums:
     """``sums`` plus the Rao-Blackwellised moments (3) of a block, chain b into group[b].
 
     The chains' Gram matrices are computed a few at a time (2^24 numbers, or one
-    n x n matrix, at once: :func:`_gram_chains`) and added in place.
+    n x n matrix, at once: :func:`._chains.gram_chains`) and added in place.
     """
     log_fire, log_silent = log_probs_given_input(net, block.x, block.recurrent)
     p = jnp.exp(log_fire)
     d = p - centre
     B, c, _ = d.shape
-    gram = _add_outer(sums.gram, d, d, group)
+    gram = add_outer(sums.gram, d, d, group)
     return _Sums(
         sums.count.at[group].add(jnp.full(B, c, p.dtype)),
         sums.fire.at[group].add(jnp.sum(p, 1)),
         sums.silent.at[group].add(jnp.sum(jnp.exp(log_silent), 1)),
-        sums.entropy.at[group].add(jnp.sum(_binary_entropy(log_fire, log_silent), 1)),
+        sums.entropy.at[group].add(jnp.sum(binary_entropy(log_fire, log_silent), 1)),
         gram,
     )
-
-
-def _add_outer(total: Array, left: Array, right: Array, group: Array) -> Array:
-    """``total[group[b]] += left[b]^T right[b]`` for every chain b, a few at a time.
-
-    As many chains at once as :func:`_gram_chains` allows (their n x n products hold
-    at most 2^24 numbers), in a loop that is not unrolled: one batch in flight.
-    """
-    chains, _, n = left.shape
-    step = _gram_chains(chains, n)
-
-    def add(k, total):
-        a, b, into = (
-            jax.lax.dynamic_slice_in_dim(v, k * step, step)
-            for v in (left, right, group)
-        )
-        return total.at[into].add(jnp.einsum("bti,btj->bij", a, b))
-
-    return jax.lax.fori_loop(0, chains // step, add, total)
-
-
-def _gram_chains(chains: int, n: int) -> int:
-    """Chains whose Gram matrices are computed at once (at least one).
-
-    A divisor of ``chains`` whose n x n matrices hold at most 2^24 numbers.
-    """
-    most = max(1, min(chains, _GRAM_ELEMENTS // (n * n)))
-    return max(d for d in range(1, most + 1) if chains % d == 0)
 
 
 def _moment_sums(net, key, stream: Stream) -> tuple[_Sums, Array]:
@@ -347,23 +275,6 @@ def _phi(moments: _Moments) -> Array:
     return u1 - tc
 
 
-def _jackknife(sums, value) -> tuple[Array, Array]:
-    """(V_J, SE): the delete-one jackknife of ``value(summed groups)`` over the G groups.
-
-    ``sums`` is a pytree of per-group sums (leading axis G, with a ``count`` field);
-    V_J = G V - (G - 1) mean_k V_(-k), SE = sqrt((G - 1) / G sum_k (V_(-k) - mean)^2)
-    (Efron & Stein 1981).
-    """
-    total = jax.tree.map(lambda a: jnp.sum(a, 0), sums)
-    groups = sums.count.shape[0]
-    leave_out = jax.lax.map(
-        lambda one: value(jax.tree.map(jnp.subtract, total, one)), sums
-    )
-    mean = jnp.mean(leave_out)
-    stderr = jnp.sqrt((groups - 1) / groups * jnp.sum((leave_out - mean) ** 2))
-    return groups * value(total) - (groups - 1) * mean, stderr
-
-
 def _value(centre: Array, sums: _Sums) -> Array:
     """Phi (nats) of the moments of summed groups."""
     return _phi(_moments(sums, centre))
@@ -372,36 +283,6 @@ def _value(centre: Array, sums: _Sums) -> Array:
 # ---------------------------------------------------------------------------
 # The estimate and its surrogate
 # ---------------------------------------------------------------------------
-
-
-def _reach(weights: Array, window: int) -> Array:
-    """``(n, n)`` 0/1: R_ij = 1 iff j = i or j is reached from i in 1..K steps of W's support.
-
-    p_j(x) depends on x_l only where W_lj != 0, so the innovation of neuron i at step
-    s can move f(x_{s+k}) (k <= K) only through the neurons R_i. The support is
-    structure read from the (possibly traced) weights. R is the support of (I + S)^K,
-    by squaring (O(log K) n x n products), counted in float32 (exact: every count is
-    at most n) whatever the network's dtype.
-    """
-    n = weights.shape[0]
-    eye = jnp.eye(n, dtype=jnp.float32)
-    support = (jax.lax.stop_gradient(weights) != 0).astype(jnp.float32)
-    step = jnp.minimum(eye + support, 1.0)
-    reach = eye
-    while window:
-        if window & 1:
-            reach = jnp.minimum(reach @ step, 1.0)
-        window >>= 1
-        if window:
-            step = jnp.minimum(step @ step, 1.0)
-    return reach
-
-
-def _atoms(reach: Array) -> Array:
-    """``(n, n)`` bool: j and l lie in exactly the same credit sets (columns of R equal)."""
-    size = jnp.sum(reach, axis=0)
-    overlap = reach.T @ reach
-    return (overlap == size[:, None]) & (overlap == size[None, :])
 
 
 class _Coefficients(NamedTuple):
@@ -423,7 +304,7 @@ class _MomentInfluence:
     def influence(k: _Coefficients, net, block) -> Influence:
         log_fire, log_silent = log_probs_given_input(net, block.x, block.recurrent)
         p, silent = jnp.exp(log_fire), jnp.exp(log_silent)
-        h = _binary_entropy(log_fire, log_silent)
+        h = binary_entropy(log_fire, log_silent)
         d = p - k.mean
         Gd = d @ k.quadratic
         local = d * jax.lax.cond(k.alike, lambda: Gd, lambda: d @ k.local)
@@ -435,20 +316,8 @@ class _MomentInfluence:
 
     @staticmethod
     def pathwise(k: _Coefficients, net, block, p, log_fire, log_silent, slope):
-        h = _binary_entropy(log_fire, log_silent)
+        h = binary_entropy(log_fire, log_silent)
         return jnp.sum(p * slope, -1) + jnp.exp(log_silent) @ k.silent + h @ k.entropy
-
-
-def _local_credit(weights: Array, window: int, dtype) -> tuple[Credit, Array]:
-    """The credit (5) of neuron i: the parts of its K-step reach R_i, and the rest.
-
-    Returns the :class:`._score.Credit` and the ``(n, n)`` atoms (pairs j, l in
-    exactly the same sets R_i).
-    """
-    reach = _reach(weights, window)
-    to_all = jnp.ones((reach.shape[0], 1), dtype)
-    credit = Credit(jnp.concatenate([reach.astype(dtype), to_all], 1), local=True)
-    return credit, _atoms(reach)
 
 
 def _estimate(net, key, stream: Stream, window: int):
@@ -456,11 +325,11 @@ def _estimate(net, key, stream: Stream, window: int):
     dtype = net.weights.dtype
     fixed = jax.lax.stop_gradient(net)
     sums, centre = _moment_sums(fixed, key, stream)
-    value, stderr = _jackknife(sums, functools.partial(_value, centre))
+    value, stderr = jackknife(sums, functools.partial(_value, centre))
     moments = _moments(jax.tree.map(lambda a: jnp.sum(a, 0), sums), centre)
     a, abar, b, G = jax.grad(_phi)(moments)
     G = 0.5 * (G + G.T)
-    credit, atoms = _local_credit(fixed.weights, window, dtype)
+    credit, atoms = local_credit(fixed.weights, window, dtype)
     coefficients = _Coefficients(
         a, abar, b, G, jnp.where(atoms, G, 0.0), jnp.all(atoms), moments.fire
     )
@@ -487,47 +356,19 @@ def moment_bytes(n: int, num_chains: int, itemsize: int, *, gradient: bool) -> i
     gradient and the blocks in flight. Fitted to XLA's compiled buffer sizes at
     n = 1000, 4000 and 10^4 (benchmarks/README.md, "Flux at large n").
     """
-    squares = max(num_chains, _MIN_GROUPS) + _gram_chains(num_chains, n)
-    rows = num_chains * _block_target(num_chains, n)
+    squares = max(num_chains, MIN_GROUPS) + gram_chains(num_chains, n)
+    rows = num_chains * block_target(num_chains, n)
     if gradient:
         return itemsize * ((squares + 11) * n * n + 11 * n * rows)
     return itemsize * ((squares + 4) * n * n + 2 * n * rows)
 
 
-def _check_sampling(
-    net,
-    key,
-    steps,
-    num_chains,
-    burn_in,
-    window,
-    *,
-    gradient: bool = False,
-    caller: str = "moment_flux",
-) -> Stream:
-    """The options, checked, as the stream of transitions to fold over.
-
-    ``caller`` names the estimator in the regime warning.
-    """
-    check_network(net)
-    check_key(key)
-    n = net.num_neurons
-    num_chains = check_int(num_chains, "num_chains", minimum=1)
-    window = check_int(window, "window", minimum=0)
-    burn_in = check_int(burn_in, "burn_in", minimum=0)
-    minimum = max(MIN_SAMPLES_PER_NEURON * n, num_chains * 10 * (window + 1))
-    steps = check_int(steps, "steps", minimum=minimum)
-    itemsize = jnp.dtype(net.weights.dtype).itemsize
-    needed = moment_bytes(n, num_chains, itemsize, gradient=gradient)
-    if needed > available_bytes():
-        raise ValueError(
-            f"an n = {n} network with num_chains = {num_chains} would need about "
-            f"{needed / 2**30:.1f} GiB (one n x n Gram matrix per chain), more than "
-            f"this device's {available_bytes() / 2**30:.1f} GiB; use fewer chains "
-            f"(at least {_MIN_GROUPS} groups are kept: chains are cut into blocks)"
-        )
-    _warn_regime(steps, n, caller)
-    return _layout(steps, num_chains, burn_in, _probability_width(net), window)
+def _value_sampling(caller, net, key, steps, num_chains, burn_in) -> Stream:
+    """The checked stream of a value and its SE (no score window, no gradient)."""
+    memory = functools.partial(moment_bytes, gradient=False)
+    return check_sampling(
+        net, key, steps, num_chains, burn_in, 0, caller=caller, memory=memory
+    )
 
 
 def moment_flux(
@@ -589,8 +430,15 @@ def moment_flux(
         >>> value.shape, grads.biases.shape
         ((), (4,))
     """
-    stream = _check_sampling(
-        net, key, steps, num_chains, burn_in, window, gradient=True
+    stream = check_sampling(
+        net,
+        key,
+        steps,
+        num_chains,
+        burn_in,
+        window,
+        caller="moment_flux",
+        memory=functools.partial(moment_bytes, gradient=True),
     )
     return _moment_flux(net, key, stream, window)
 
@@ -648,7 +496,7 @@ def moment_flux_stderr(
         >>> bool(stderr < 0.1 * value)
         True
     """
-    stream = _check_sampling(net, key, steps, num_chains, burn_in, 0)
+    stream = _value_sampling("moment_flux_stderr", net, key, steps, num_chains, burn_in)
     value, stderr = _moment_estimate(net, key, stream)
     _warn_outside_regime("moment_flux_stderr", value, stderr)
     return Estimate(value, stderr)
@@ -726,18 +574,8 @@ def _regime_problem(value: float, stderr: float) -> str | None:
 @eqx.filter_jit
 def _moment_estimate(net, key, stream: Stream):
     sums, centre = _moment_sums(net, key, stream)
-    value, stderr = _jackknife(sums, functools.partial(_value, centre))
+    value, stderr = jackknife(sums, functools.partial(_value, centre))
     return value / _LN2, stderr / _LN2
-
-
-def _warn_regime(steps, n, caller: str = "moment_flux"):
-    if steps < VALIDATED_SAMPLES_PER_NEURON * n:
-        warnings.warn(
-            f"{caller}: steps = {steps} < {VALIDATED_SAMPLES_PER_NEURON} n = "
-            f"{VALIDATED_SAMPLES_PER_NEURON * n}; the log-det bias correction needs "
-            "an effective sample size T_eff >> n, so the value may be biased",
-            stacklevel=3,
-        )
 
 
 # ---------------------------------------------------------------------------
@@ -781,7 +619,7 @@ def _np_entropy(m, mbar):
 def _bound_moments(net, key, stream: Stream):
     """The per-group sums, their centre and the jackknifed estimate (bits)."""
     sums, centre = _moment_sums(net, key, stream)
-    value, stderr = _jackknife(sums, functools.partial(_value, centre))
+    value, stderr = jackknife(sums, functools.partial(_value, centre))
     return sums, centre, value / _LN2, stderr / _LN2
 
 
@@ -811,7 +649,7 @@ def _subset_information(net, key, stream: Stream, index):
         log_fire, log_silent = log_probs_given_input(net, block.x, block.recurrent)
         log_fire, log_silent = log_fire[..., index], log_silent[..., index]
         P = code_probabilities(log_fire, log_silent)
-        conditional = jnp.sum(_binary_entropy(log_fire, log_silent), axis=(1, 2))
+        conditional = jnp.sum(binary_entropy(log_fire, log_silent), axis=(1, 2))
         group = stream.group_of(block.index)
         q, h = sums
         return q.at[group].add(jnp.sum(P, 1)), h.at[group].add(conditional)
@@ -820,10 +658,7 @@ def _subset_information(net, key, stream: Stream, index):
     rows = stream.steps // stream.groups
 
     def information(q, conditional, count):
-        q = q / count
-        positive = q > 0
-        H = -jnp.sum(jnp.where(positive, q * jnp.log(jnp.where(positive, q, 1.0)), 0))
-        return H - conditional / count
+        return jnp.sum(entr(q / count)) - conditional / count
 
     total = information(jnp.sum(q, 0), jnp.sum(conditional), stream.steps)
     per_group = jax.vmap(lambda a, b: information(a, b, rows))(q, conditional)
@@ -886,7 +721,7 @@ def flux_bounds(
         >>> bool(b.lower <= b.upper), len(b.neurons)
         (True, 4)
     """
-    stream = _check_sampling(net, key, steps, num_chains, burn_in, 0)
+    stream = _value_sampling("flux_bounds", net, key, steps, num_chains, burn_in)
     n = net.num_neurons
     if neurons is None:
         if subset_size is None:

@@ -35,6 +35,7 @@ from .._checks import (
     is_concrete,
 )
 from .._codes import codes_of, group_codes, pair_counts
+from .._information import mutual_information
 from .results import Estimate, TripletFlux
 
 
@@ -477,12 +478,7 @@ def plugin_triplet_flux_from_counts(
         )
     joint = counts.astype(jnp.result_type(float))
     joint = joint / joint.sum((-2, -1), keepdims=True)
-    entropy = jax.scipy.special.entr
-    mi = (
-        entropy(joint.sum(-1)).sum(-1)
-        + entropy(joint.sum(-2)).sum(-1)
-        - entropy(joint).sum((-2, -1))
-    ) / _LN2
+    mi = mutual_information(joint) / _LN2
     K = mi.shape[-1]
     diagonal = jnp.trace(mi, axis1=-2, axis2=-1)
     return TripletFlux(diagonal / K, (mi.sum((-2, -1)) - diagonal) / (K * (K - 1)))

@@ -33,6 +33,7 @@ from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._checks import check_neurons
 from .._codes import code_probabilities, codes_of
+from .._information import mutual_information, pointwise_information
 from ..network import BinaryNetwork, check_network, log_probs_given_input
 from ._score import (
     SCORE_WINDOW,
@@ -137,12 +138,7 @@ def subset_flux(
 def _subset_flux(net, key, stream: Stream, window: int, subset: _SubsetInfluence):
     fixed = jax.lax.stop_gradient(net)
     J = _joint_table(fixed, key, stream, subset)
-    row, col = jnp.sum(J, axis=1), jnp.sum(J, axis=0)
-    positive = J > 0
-    ratio = jnp.where(positive, J, 1.0) / (
-        jnp.where(row > 0, row, 1.0)[:, None] * jnp.where(col > 0, col, 1.0)
-    )
-    G = jnp.where(positive, jnp.log(ratio), 0.0)
+    G = pointwise_information(J)
     credit = Credit.whole(net.num_neurons, G.dtype)
     surrogate = streamed_surrogate(net, key, stream, window, subset, G, credit)
-    return (jnp.sum(J * G) + surrogate) / _LN2
+    return (mutual_information(J) + surrogate) / _LN2
