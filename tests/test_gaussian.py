@@ -17,6 +17,7 @@ from scipy.linalg import solve_discrete_lyapunov
 from test_moments import dense_net
 
 import fluxjax as fj
+from fluxjax.info import _chains, _score, gaussian
 from fluxjax.surrogates import signal_stats
 
 
@@ -265,7 +266,8 @@ def check_sampled(values, grads, exact, exact_grad, *, min_cosine, norm_error):
         assert abs(ratio - 1) < norm_error, (field, ratio)
 
 
-def test_gaussian_flux_matches_the_exact_value_and_gradient():
+@pytest.mark.parametrize("control", [True, False])
+def test_gaussian_flux_matches_the_exact_value_and_gradient(control, monkeypatch):
     """A dense n = 8 network (W ~ N(0, 2.5^2)), float32, 4 keys of T = 2 x 10^4,
     against exact_gaussian_flux and its jax.grad in float64.
 
@@ -277,8 +279,33 @@ def test_gaussian_flux_matches_the_exact_value_and_gradient():
     the score term (window 0) the bias cosine is -0.63 (float64): the stationary
     term is most of the gradient here."""
     net = dense_net(0, 8)
+    if not control:  # as from CONTROL_NEURONS on: two passes, the compiled rebuilt
+        monkeypatch.setattr(gaussian, "CONTROL_NEURONS", 0)
+        jax.clear_caches()
     values, grads = sampled_runs(net, 4)
+    jax.clear_caches()
     check_sampled(values, grads, *in_float64(net), min_cosine=0.95, norm_error=0.15)
+
+
+@pytest.mark.float64
+@pytest.mark.parametrize("dense", [True, False])
+def test_mean_parts_from_the_moments_are_the_regression_pass_parts(dense):
+    """Without the control, the score's baseline (the mean of each part of F (6))
+    comes from the moments (5): it equals the regression pass's mean parts over the
+    same transitions (one atom on a dense network; local credit sets on blocks)."""
+    net = dense_net(0, 8) if dense else block_network(1, 24, sizes=(6, 8))[0]
+    key, window = jax.random.key(3), gaussian.MOMENT_WINDOW
+    stream = _chains.layout(4000, 10, 50, net.num_neurons, window)
+    sums, centre = gaussian._lagged_sums(net, key, stream)
+    total = gaussian._lagged_moments(
+        jax.tree.map(lambda a: jnp.sum(a, 0), sums), centre
+    )
+    k, _ = gaussian._coefficients(total, net.weights, window, jnp.float64)
+    assert bool(k.alike) == dense
+    passed = _score.regression(net, key, stream, window, gaussian._GaussianInfluence, k)
+    np.testing.assert_allclose(
+        gaussian._mean_parts(k, total), passed.parts, rtol=1e-10, atol=1e-13
+    )
 
 
 def block_network(seed: int, n: int, sizes=(6, 10)):

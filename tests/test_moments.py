@@ -33,6 +33,7 @@ from conftest import random_weights
 
 import fluxjax as fj
 from fluxjax._linalg import log_det_correlation
+from fluxjax.info import _chains, _score, moments
 from fluxjax.info._chains import atoms, reach
 from fluxjax.info._score import _gradient_only, _running_sums
 from fluxjax.info.moments import (
@@ -213,11 +214,47 @@ def test_float32_and_every_field_differentiable():
             ), field
 
 
-def test_disconnected_matches_block_sum():
+@pytest.fixture
+def without_control(monkeypatch):
+    """The moment estimator as it runs from ``CONTROL_NEURONS`` on: no innovation
+    control, so two passes for a gradient (the compiled programs are rebuilt)."""
+    monkeypatch.setattr(moments, "CONTROL_NEURONS", 0)
+    jax.clear_caches()
+    yield
+    monkeypatch.undo()
+    jax.clear_caches()
+
+
+@pytest.mark.parametrize("control", [True, False])
+def test_disconnected_matches_block_sum(control, request):
+    """With the innovation control (n < CONTROL_NEURONS) and without (above): the
+    same expectation, within the same bounds."""
+    if not control:
+        request.getfixturevalue("without_control")
     net, exact, exact_grad = block_net(0, 60, sizes=(6, 8))
     values, grads = runs(net)
     check_value(values, exact, MODEL_ERROR_BLOCKS)
     check_gradient(grads, exact_grad)
+
+
+@pytest.mark.float64
+@pytest.mark.parametrize("dense", [True, False])
+def test_mean_parts_from_the_moments_are_the_regression_pass_parts(dense):
+    """Without the control, the score's baseline (the mean of each part (5) of f)
+    comes from the moments (3): it equals the mean parts that the regression pass
+    sums over the same transitions (one atom on a dense network; local credit sets
+    on blocks)."""
+    net = dense_net(0, 8) if dense else block_net(1, 24, sizes=(6, 8))[0]
+    key, window = jax.random.key(3), moments.MOMENT_WINDOW
+    stream = _chains.layout(4000, 10, 50, net.num_neurons, window)
+    sums, centre = moments._moment_sums(net, key, stream)
+    total = moments._moments(jax.tree.map(lambda a: jnp.sum(a, 0), sums), centre)
+    k, _ = moments._coefficients(total, net.weights, window, jnp.float64)
+    assert bool(k.alike) == dense
+    passed = _score.regression(net, key, stream, window, moments._MomentInfluence, k)
+    np.testing.assert_allclose(
+        moments._mean_parts(k, total), passed.parts, rtol=1e-10, atol=1e-13
+    )
 
 
 def test_credit_sets_are_the_k_step_reach():

@@ -36,6 +36,16 @@ MIN_SAMPLES_PER_NEURON = 10
 VALIDATED_SAMPLES_PER_NEURON = 100
 """``steps`` below this many times n warn: outside the measured regime."""
 
+CONTROL_NEURONS = 500
+"""From this many neurons on, the score goes without the innovation control variate
+(:func:`._score.regression`), and a gradient takes two passes over the transitions
+instead of three. The control's coefficients are (K + 1) n regressions, whose noise
+adds about (K + 1) n / T of Var F to the score, while the part of the influence
+function linear in recent innovations shrinks as n grows. Measured at T = 100 n
+(benchmarks/README.md, "The innovation control at large n"): on block networks the
+control cuts the bias gradient's variance by 30-45 % at n = 200-300 and by nothing at
+n = 500 and 1000; on dense E/I networks by nothing from n = 200 on."""
+
 _BLOCK_ELEMENTS = 2**21  # floats per block-sized temporary, all chains (8 MiB)
 _GRAM_ELEMENTS = 2**24  # floats of the chains' Gram matrices in flight (64 MiB)
 

@@ -212,6 +212,12 @@ class Regression(NamedTuple):
     lagged: Array
     parts: Array
 
+    @classmethod
+    def without_control(cls, parts: Array, window: int, n: int) -> "Regression":
+        """No innovation control (beta = 0); the baseline eta is the mean ``parts``."""
+        zeros = jnp.zeros((window + 1, n), parts.dtype)
+        return cls(zeros, zeros, parts)
+
 
 def _lag_matrix(v: Array, window: int) -> Array:
     """``(B, K + 1, K + c)`` M with M[b, k, K - k + t] = v[b, t].

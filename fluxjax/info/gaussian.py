@@ -91,6 +91,7 @@ from .._information import entr
 from .._linalg import log_det_correlation
 from ..network import BinaryNetwork, log_probs_given_input
 from ._chains import (
+    CONTROL_NEURONS,
     MIN_GROUPS,
     MOMENT_WINDOW,
     add_outer,
@@ -100,7 +101,14 @@ from ._chains import (
     jackknife,
     local_credit,
 )
-from ._score import Influence, Stream, fold, streamed_surrogate
+from ._score import (
+    Credit,
+    Influence,
+    Regression,
+    Stream,
+    fold,
+    streamed_surrogate,
+)
 from .exact import (
     MAX_EXACT_NEURONS,
     _check_size,
@@ -413,25 +421,46 @@ def _gaussian_estimate(net, key, stream: Stream):
 def _gaussian_flux(net, key, stream: Stream, window: int):
     fixed = jax.lax.stop_gradient(net)
     value, _, moments = _gaussian_estimate(fixed, key, stream)
+    coefficients, credit = _coefficients(moments, fixed.weights, window, value.dtype)
+    fitted = None  # the innovation regression, fitted in a pass of its own
+    if net.num_neurons >= CONTROL_NEURONS:
+        parts = _mean_parts(coefficients, moments)
+        fitted = Regression.without_control(parts, window, net.num_neurons)
+    surrogate = streamed_surrogate(
+        net, key, stream, window, _GaussianInfluence, coefficients, credit, fitted
+    )
+    return jax.lax.stop_gradient(value) + surrogate / _LN2
+
+
+def _coefficients(
+    moments: _LaggedMoments, weights: Array, window: int, dtype
+) -> tuple[_Coefficients, Credit]:
+    """The influence function's coefficients dPhi/d(m, C0, C1) (6) and the local credit."""
     a, G, H = jax.grad(_phi, argnums=(0, 1, 2))(
         moments.fire, moments.covariance, moments.lagged
     )
     G = 0.5 * (G + G.T)
-    credit, atoms = local_credit(fixed.weights, window, value.dtype)
-    coefficients = _Coefficients(
-        a,
-        G,
-        H,
-        jnp.where(atoms, G, 0.0),
-        jnp.where(atoms, H, 0.0),
-        jnp.all(atoms),
-        moments.fire,
-        moments.state,
+    credit, atoms = local_credit(weights, window, dtype)
+    local_G, local_H = jnp.where(atoms, G, 0.0), jnp.where(atoms, H, 0.0)
+    alike = jnp.all(atoms)
+    return _Coefficients(
+        a, G, H, local_G, local_H, alike, moments.fire, moments.state
+    ), credit
+
+
+def _mean_parts(k: _Coefficients, moments: _LaggedMoments) -> Array:
+    """The mean of each part of F (6) over the samples, from their moments (5).
+
+    <part_j> = a_j m_j + sum_l G~_jl C_jl + sum_l H~_jl L_jl and <rest> = sum_jl
+    [(G - G~) C + (H - H~) L]_jl, with C = <(p - m)(p - m)^T> and L = C1 =
+    <(x - <x>)(p - m)^T>.
+    """
+    local = jnp.sum(
+        k.local_quadratic * moments.covariance + k.local_lagged * moments.lagged, 1
     )
-    surrogate = streamed_surrogate(
-        net, key, stream, window, _GaussianInfluence, coefficients, credit
-    )
-    return jax.lax.stop_gradient(value) + surrogate / _LN2
+    whole = jnp.sum(k.quadratic * moments.covariance + k.lagged * moments.lagged)
+    rest = whole - jnp.sum(local)
+    return jnp.concatenate([k.fire * moments.fire + local, rest[None]])
 
 
 def _gaussian_bytes(n: int, num_chains: int, itemsize: int, *, gradient: bool) -> int:

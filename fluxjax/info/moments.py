@@ -118,6 +118,7 @@ from .._information import binary_entropy, entr
 from .._linalg import log_det_correlation
 from ..network import BinaryNetwork, log_probs_given_input
 from ._chains import (
+    CONTROL_NEURONS,
     MIN_GROUPS,
     MOMENT_WINDOW,
     add_outer,
@@ -127,7 +128,14 @@ from ._chains import (
     jackknife,
     local_credit,
 )
-from ._score import Influence, Stream, fold, streamed_surrogate
+from ._score import (
+    Credit,
+    Influence,
+    Regression,
+    Stream,
+    fold,
+    streamed_surrogate,
+)
 from .results import Estimate
 
 
@@ -327,16 +335,41 @@ def _estimate(net, key, stream: Stream, window: int):
     sums, centre = _moment_sums(fixed, key, stream)
     value, stderr = jackknife(sums, functools.partial(_value, centre))
     moments = _moments(jax.tree.map(lambda a: jnp.sum(a, 0), sums), centre)
-    a, abar, b, G = jax.grad(_phi)(moments)
-    G = 0.5 * (G + G.T)
-    credit, atoms = local_credit(fixed.weights, window, dtype)
-    coefficients = _Coefficients(
-        a, abar, b, G, jnp.where(atoms, G, 0.0), jnp.all(atoms), moments.fire
-    )
+    coefficients, credit = _coefficients(moments, fixed.weights, window, dtype)
+    fitted = None  # the innovation regression, fitted in a pass of its own
+    if net.num_neurons >= CONTROL_NEURONS:
+        parts = _mean_parts(coefficients, moments)
+        fitted = Regression.without_control(parts, window, net.num_neurons)
     surrogate = streamed_surrogate(
-        net, key, stream, window, _MomentInfluence, coefficients, credit
+        net, key, stream, window, _MomentInfluence, coefficients, credit, fitted
     )
     return value, stderr, surrogate
+
+
+def _coefficients(
+    moments: _Moments, weights: Array, window: int, dtype
+) -> tuple[_Coefficients, Credit]:
+    """The influence function's coefficients dPhi/dM (4) and the local credit (5)."""
+    a, abar, b, G = jax.grad(_phi)(moments)
+    G = 0.5 * (G + G.T)
+    credit, atoms = local_credit(weights, window, dtype)
+    alike = jnp.all(atoms)
+    return _Coefficients(
+        a, abar, b, G, jnp.where(atoms, G, 0.0), alike, moments.fire
+    ), credit
+
+
+def _mean_parts(k: _Coefficients, moments: _Moments) -> Array:
+    """The mean of each part (5) of f over the samples, from their moments (3).
+
+    <phi_j> = a_j m_j + abar_j <1 - p_j> + b_j <h_j> + sum_l G~_jl C_jl and <rest> =
+    sum_jl (G - G~)_jl C_jl, with C = <(p - m)(p - m)^T> the moments' covariance.
+    """
+    local = jnp.sum(k.local * moments.covariance, axis=1)
+    phi = k.fire * moments.fire + k.silent * moments.silent
+    phi = phi + k.entropy * moments.entropy + local
+    rest = jnp.sum(k.quadratic * moments.covariance) - jnp.sum(local)
+    return jnp.concatenate([phi, rest[None]])
 
 
 @eqx.filter_jit
