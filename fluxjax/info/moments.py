@@ -72,9 +72,12 @@ sample in the score (in its backward pass) and one in the parts.
 side by side and are read block by block, c rows of every chain at a time
 (:func:`fluxjax.simulate.fold_transitions`); each pass regenerates them from the key.
 A value and its jackknife SE take one pass (the per-group sums (3)); a gradient takes
-two more (the innovation regression of the control variate, then the score and the
-pathwise term, each block differentiated once the next K rows are known:
-:func:`._score.streamed_surrogate`). The peak memory, in numbers of the network's
+one more (the score and the pathwise term, each block differentiated once the next K
+rows are known: :func:`._score.streamed_surrogate`), and below
+:data:`._chains.CONTROL_NEURONS` neurons another before it (the innovation regression
+of the control variate, which at larger n adds as much noise as it removes; the
+score's baseline, the mean of each part (5), then comes from the moments (3)). The
+peak memory, in numbers of the network's
 dtype, is about
 
     value + SE:        (G + s + 4) n^2 + 2 B c n
