@@ -1,6 +1,8 @@
 """The streamed large-n estimator at scale: peak memory and time, and error at n = 4000.
 
-Each case runs in a fresh process (its peak resident memory is the process's), on the
+Each case runs in a fresh process (its peak resident memory is the process's, shown
+with what was resident just before the estimate: the runtime, the network and the
+setup's leftovers), on the
 fluxjax of ``--source`` (default: this checkout) and, for the n = 1000 rows, also on
 ``--baseline`` (another checkout, e.g. the in-memory code before streaming, made with
 ``git worktree add /tmp/old <commit>``), one after the other, so that the ratio is
@@ -33,6 +35,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def child(case):
+    import gc
     import resource
 
     import equinox as eqx
@@ -53,8 +56,11 @@ def child(case):
         net = fj.BinaryNetwork(W, b, dtype=jnp.float32)
         if case.get("exact"):
             exact, grad_exact = block_exact(blocks, perm, 1.0, 0.0)
+        del W, b, blocks  # the float64 weights: setup, not the estimator
     else:
         net = fj.ei_network(n, key=jax.random.key(0), strength=2.0, dtype=jnp.float32)
+    gc.collect()
+    before = resident_gb()
     key = jax.random.key(1)
     if case["what"] == "value":
         run = lambda: fj.moment_flux_stderr(net, key, steps, num_chains=chains)[0]
@@ -79,6 +85,7 @@ def child(case):
         cpu=cpu,
         first=first,
         peak_gb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6,
+        before_gb=before,
         load=os.getloadavg()[0],
     )
     if exact is not None:
@@ -90,6 +97,15 @@ def child(case):
             g @ grad_exact / np.linalg.norm(g) / np.linalg.norm(grad_exact)
         )
     print("RESULT " + json.dumps(result), flush=True)
+
+
+def resident_gb() -> float:
+    """This process's resident memory now (VmRSS), in GB."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024 / 1e9
+    return float("nan")
 
 
 def run_case(case, source):
@@ -123,7 +139,8 @@ def show(r, baseline=None):
     print(
         f"| {r['network']} n={r['n']} T={r['steps']} {r['what']} | {r['source']} | "
         f"{r['seconds']:.1f} s (CPU {r['cpu']:.1f} s, first {r['first']:.0f} s, load "
-        f"{r['load']:.1f}) | {r['peak_gb']:.2f} GB{ratio}{extra} |",
+        f"{r['load']:.1f}) | {r['peak_gb']:.2f} GB (resident before the call "
+        f"{r.get('before_gb', float('nan')):.2f} GB){ratio}{extra} |",
         flush=True,
     )
 

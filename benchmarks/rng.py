@@ -12,7 +12,8 @@ behind ``jax.random``). Measured here, one thread:
      products are formed in uint64, as XLA has no multiply-high). It is checked here
      against Random123's known-answer vectors.
 2. The issue's case: the paper's noiseless network (``fj.l5_microcircuit(42)``,
-   t0 = 5), 256 replicas, 2000 steps, recording states, with each hash in place of
+   t0 = 5), 256 replicas, 2000 steps, recording the states of all 125 neurons or the
+   uint32 codes of the 10 core neurons, with each hash in place of
    Threefry-20 (the trajectories differ, the work does not). It is timed against the
    batched numpy loop and the matmul-only bound, interleaved, minimum over rounds.
 
@@ -137,8 +138,9 @@ def hash_costs(repeat: int, words: int = 1 << 22) -> list[dict]:
 
 
 def simulations(repeat: int, steps: int) -> list[dict]:
-    net, _ = fj.l5_microcircuit(42)
+    net, groups = fj.l5_microcircuit(42)
     replicas, n = 256, net.num_neurons
+    records = {"states": fj.States(), "codes": fj.Codes(list(groups["core"]))}
     key = jax.random.key(0)
     rng = np.random.default_rng(0)
     weights, biases = np.asarray(net.weights), np.asarray(net.biases)
@@ -149,10 +151,17 @@ def simulations(repeat: int, steps: int) -> list[dict]:
         for name, fn in HASHES.items():
             network.threefry2x32 = fn
             jax.clear_caches()
-            compiled = _compile(
-                lambda net, key: fj.simulate(net, key, steps, batch=replicas), net, key
-            )
-            runs[name] = lambda c=compiled: jax.block_until_ready(c(net, key))
+            for kind, record in records.items():
+                compiled = _compile(
+                    lambda net, key, record=record: fj.simulate(
+                        net, key, steps, batch=replicas, record=record
+                    ),
+                    net,
+                    key,
+                )
+                runs[f"{name}, {kind}"] = lambda c=compiled: jax.block_until_ready(
+                    c(net, key)
+                )
     finally:
         network.threefry2x32 = original
         jax.clear_caches()

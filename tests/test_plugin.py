@@ -284,7 +284,7 @@ def test_memory_does_not_grow_with_the_batch(bits, T, correction, num_blocks):
     of 1 plus at most a copy of the input: trajectories, surrogates and jackknife
     blocks are counted one after another (the code before held a 2^24-entry table per
     trajectory and surrogate: 8 GB at bits = 12, batch 8)."""
-    from fluxjax.info import plugin
+    from fluxjax.info import _counts, plugin
 
     def temporary_bytes(batch):
         words = jnp.zeros((batch, T, 1), jnp.uint32)
@@ -295,7 +295,7 @@ def test_memory_does_not_grow_with_the_batch(bits, T, correction, num_blocks):
 
     one, eight = temporary_bytes(1), temporary_bytes(8)
     assert eight <= one + 8 * T * 4 + (1 << 20), (one, eight)
-    table_bytes = 8 * min(1 << 2 * bits, plugin.TABLE_LOAD * T)
+    table_bytes = 8 * min(1 << 2 * bits, _counts.TABLE_LOAD * T)
     assert one < 4 * table_bytes + 64 * T * 4 + (1 << 20), one
 
 

@@ -77,7 +77,7 @@ from jaxtyping import Array, ArrayLike, Bool, Float, Integer
 from scipy import optimize, special
 
 from .._checks import check_int, is_concrete
-from .plugin import _as_words, _check_length, _joint_rows, _row_counts, _symbol_bits
+from ._counts import _as_words, _check_length, _joint_rows, _row_counts, _symbol_bits
 from .results import Estimate
 
 
