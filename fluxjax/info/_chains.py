@@ -105,6 +105,21 @@ def add_outer(total: Array, left: Array, right: Array, group: Array) -> Array:
     return jax.lax.fori_loop(0, chains // step, add, total)
 
 
+def summed(sums):
+    """The sum over the G groups (the leading axis) of every leaf of ``sums``.
+
+    Added one group at a time: XLA:CPU's reduction over a leading axis of (G, n, n)
+    held another G n^2 numbers outside its reported buffers (0.64 GB at n = 4000,
+    G = 10, measured as the process's peak; benchmarks/README.md, "At n = 4000 and
+    10^4").
+    """
+
+    def total(a):
+        return jax.lax.fori_loop(1, a.shape[0], lambda k, t: t + a[k], a[0])
+
+    return jax.tree.map(total, sums)
+
+
 def jackknife(sums, value: Callable) -> tuple[Array, Array]:
     """(V_J, SE): the delete-one jackknife of ``value(summed groups)`` over the G groups.
 
@@ -112,7 +127,7 @@ def jackknife(sums, value: Callable) -> tuple[Array, Array]:
     V_J = G V - (G - 1) mean_k V_(-k), SE = sqrt((G - 1) / G sum_k (V_(-k) - mean)^2)
     (Efron & Stein 1981).
     """
-    total = jax.tree.map(lambda a: jnp.sum(a, 0), sums)
+    total = summed(sums)
     groups = sums.count.shape[0]
     leave_out = jax.lax.map(
         lambda one: value(jax.tree.map(jnp.subtract, total, one)), sums

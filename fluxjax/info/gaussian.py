@@ -100,6 +100,7 @@ from ._chains import (
     gram_chains,
     jackknife,
     local_credit,
+    summed,
 )
 from ._score import (
     Credit,
@@ -413,7 +414,7 @@ def _gaussian_estimate(net, key, stream: Stream):
     """(V_J, SE) in bits, and the summed moments (5)."""
     sums, centre = _lagged_sums(net, key, stream)
     value, stderr = jackknife(sums, functools.partial(_value, centre))
-    total = jax.tree.map(lambda a: jnp.sum(a, 0), sums)
+    total = summed(sums)
     return value / _LN2, stderr / _LN2, _lagged_moments(total, centre)
 
 

@@ -130,6 +130,7 @@ from ._chains import (
     gram_chains,
     jackknife,
     local_credit,
+    summed,
 )
 from ._score import (
     Credit,
@@ -337,7 +338,7 @@ def _estimate(net, key, stream: Stream, window: int):
     fixed = jax.lax.stop_gradient(net)
     sums, centre = _moment_sums(fixed, key, stream)
     value, stderr = jackknife(sums, functools.partial(_value, centre))
-    moments = _moments(jax.tree.map(lambda a: jnp.sum(a, 0), sums), centre)
+    moments = _moments(summed(sums), centre)
     coefficients, credit = _coefficients(moments, fixed.weights, window, dtype)
     fitted = None  # the innovation regression, fitted in a pass of its own
     if net.num_neurons >= CONTROL_NEURONS:
@@ -772,7 +773,7 @@ def flux_bounds(
         neurons = _check_subset(neurons, n)
     sums, centre, estimate, estimate_stderr = _bound_moments(net, key, stream)
     _warn_outside_regime("flux_bounds", estimate, estimate_stderr)
-    total = jax.tree.map(lambda a: jnp.sum(a, 0), sums)
+    total = summed(sums)
     moments = _moments(total, centre)
     if neurons is None:
         neurons = _greedy_subset(moments, subset_size)
