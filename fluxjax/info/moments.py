@@ -117,7 +117,7 @@ from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._checks import check_int, is_concrete
 from .._codes import code_probabilities
-from .._information import binary_entropy, entr
+from .._information import binary_entropy, entr, mutual_information
 from .._linalg import log_det_correlation
 from ..network import BinaryNetwork, log_probs_given_input
 from ._chains import (
@@ -816,12 +816,18 @@ def _pair_information(m_i, m_j, covariance_ij):
     The units have rates m_i, m_j and covariance C_ij. The pairwise marginals are Rao-Blackwellised like (3): for i != j,
     E[x'_i x'_j] = <p_i p_j> = C_ij + m_i m_j.
     """
+    m_i, m_j, covariance_ij = np.broadcast_arrays(m_i, m_j, covariance_ij)
     joint = covariance_ij + m_i * m_j
-    cells = (joint, m_i - joint, m_j - joint, 1.0 - m_i - m_j + joint)
-    information = _np_entropy(m_i, 1.0 - m_i) + _np_entropy(m_j, 1.0 - m_j)
-    for cell in cells:
-        information = information - _np_entropy(np.clip(cell, 0.0, 1.0), 0.0)
-    return np.maximum(information, 0.0)  # round-off of independent pairs
+    table = np.stack(
+        [
+            np.stack([joint, m_i - joint], -1),  # x'_i = 1: x'_j = 1, 0
+            np.stack([m_j - joint, 1.0 - m_i - m_j + joint], -1),  # x'_i = 0
+        ],
+        -2,
+    )
+    with jax.enable_x64(True):
+        information = mutual_information(jnp.asarray(np.clip(table, 0.0, 1.0)))
+    return np.maximum(np.asarray(information), 0.0)  # round-off of independent pairs
 
 
 def _pairwise_bound(
