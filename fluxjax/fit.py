@@ -63,6 +63,7 @@ from ._checks import check_int, check_key, default_float_dtype
 from ._information import entr
 from ._linalg import log_det_correlation
 from .data import Recording, Transitions, as_transitions
+from .info._chains import jackknife
 from .info.exact import exact_flux
 from .info.moments import moment_flux_stderr
 from .info.results import Estimate
@@ -727,15 +728,7 @@ def _data_flux(net: BinaryNetwork, data: _Data, weights: Array, num_blocks: int)
         lambda xs: _scan_sum(chunk, init, xs),
         (split(data.x), split(data.y), split(weights.astype(dtype))),
     )
-    total = jax.tree.map(lambda a: jnp.sum(a, 0), sums)
-    full = _data_phi(*total)
-    leave_out = jax.lax.map(
-        lambda one: _data_phi(*jax.tree.map(jnp.subtract, total, one)), sums
-    )
-    mean = jnp.mean(leave_out)
-    value = num_blocks * full - (num_blocks - 1) * mean
-    stderr = jnp.sqrt((num_blocks - 1) / num_blocks * jnp.sum((leave_out - mean) ** 2))
-    return value, stderr
+    return jackknife(sums, lambda total: _data_phi(*total))
 
 
 def _data_phi(count, first, conditional, second):

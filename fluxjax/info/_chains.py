@@ -123,12 +123,12 @@ def summed(sums):
 def jackknife(sums, value: Callable) -> tuple[Array, Array]:
     """(V_J, SE): the delete-one jackknife of ``value(summed groups)`` over the G groups.
 
-    ``sums`` is a pytree of per-group sums (leading axis G, with a ``count`` field);
+    ``sums`` is a pytree of per-group sums (leading axis G);
     V_J = G V - (G - 1) mean_k V_(-k), SE = sqrt((G - 1) / G sum_k (V_(-k) - mean)^2)
     (Efron & Stein 1981).
     """
     total = summed(sums)
-    groups = sums.count.shape[0]
+    groups = jax.tree.leaves(sums)[0].shape[0]
     leave_out = jax.lax.map(
         lambda one: value(jax.tree.map(jnp.subtract, total, one)), sums
     )
