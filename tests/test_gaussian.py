@@ -280,7 +280,7 @@ def test_gaussian_flux_matches_the_exact_value_and_gradient(control, monkeypatch
     term is most of the gradient here."""
     net = dense_net(0, 8)
     if not control:  # as from CONTROL_NEURONS on: two passes, the compiled rebuilt
-        monkeypatch.setattr(gaussian, "CONTROL_NEURONS", 0)
+        monkeypatch.setattr(_chains, "CONTROL_NEURONS", 0)
         jax.clear_caches()
     values, grads = sampled_runs(net, 4)
     jax.clear_caches()

@@ -218,7 +218,7 @@ def test_float32_and_every_field_differentiable():
 def without_control(monkeypatch):
     """The moment estimator as it runs from ``CONTROL_NEURONS`` on: no innovation
     control, so two passes for a gradient (the compiled programs are rebuilt)."""
-    monkeypatch.setattr(moments, "CONTROL_NEURONS", 0)
+    monkeypatch.setattr(_chains, "CONTROL_NEURONS", 0)
     jax.clear_caches()
     yield
     monkeypatch.undo()

@@ -19,7 +19,7 @@ from jaxtyping import Array
 
 from .._checks import available_bytes, check_int, check_key
 from ..network import check_network
-from ._score import Credit, Stream, _probability_width
+from ._score import Credit, Regression, Stream, _probability_width
 
 
 MIN_GROUPS = 10
@@ -178,6 +178,18 @@ def local_credit(weights: Array, window: int, dtype) -> tuple[Credit, Array]:
     to_all = jnp.ones((reached.shape[0], 1), dtype)
     credit = Credit(jnp.concatenate([reached.astype(dtype), to_all], 1), local=True)
     return credit, atoms(reached)
+
+
+def score_control(parts: Array, window: int, n: int) -> Regression | None:
+    """The control the score is given (:func:`._score.streamed_surrogate`'s ``fitted``).
+
+    Below ``CONTROL_NEURONS`` None: the innovation regression, fitted in a pass of its
+    own. From there on no control, and the baseline is ``parts``, the mean of each
+    part of the influence function (computed from the moments, not a pass).
+    """
+    if n < CONTROL_NEURONS:
+        return None
+    return Regression.without_control(parts, window, n)
 
 
 def check_sampling(

@@ -91,7 +91,6 @@ from .._information import entr
 from .._linalg import log_det_correlation
 from ..network import BinaryNetwork, log_probs_given_input
 from ._chains import (
-    CONTROL_NEURONS,
     MIN_GROUPS,
     MOMENT_WINDOW,
     add_outer,
@@ -100,12 +99,12 @@ from ._chains import (
     gram_chains,
     jackknife,
     local_credit,
+    score_control,
     summed,
 )
 from ._score import (
     Credit,
     Influence,
-    Regression,
     Stream,
     fold,
     streamed_surrogate,
@@ -423,10 +422,8 @@ def _gaussian_flux(net, key, stream: Stream, window: int):
     fixed = jax.lax.stop_gradient(net)
     value, _, moments = _gaussian_estimate(fixed, key, stream)
     coefficients, credit = _coefficients(moments, fixed.weights, window, value.dtype)
-    fitted = None  # the innovation regression, fitted in a pass of its own
-    if net.num_neurons >= CONTROL_NEURONS:
-        parts = _mean_parts(coefficients, moments)
-        fitted = Regression.without_control(parts, window, net.num_neurons)
+    parts = _mean_parts(coefficients, moments)
+    fitted = score_control(parts, window, net.num_neurons)
     surrogate = streamed_surrogate(
         net, key, stream, window, _GaussianInfluence, coefficients, credit, fitted
     )

@@ -121,7 +121,6 @@ from .._information import binary_entropy, entr, mutual_information
 from .._linalg import log_det_correlation
 from ..network import BinaryNetwork, log_probs_given_input
 from ._chains import (
-    CONTROL_NEURONS,
     MIN_GROUPS,
     MOMENT_WINDOW,
     add_outer,
@@ -130,12 +129,12 @@ from ._chains import (
     gram_chains,
     jackknife,
     local_credit,
+    score_control,
     summed,
 )
 from ._score import (
     Credit,
     Influence,
-    Regression,
     Stream,
     fold,
     streamed_surrogate,
@@ -340,10 +339,8 @@ def _estimate(net, key, stream: Stream, window: int):
     value, stderr = jackknife(sums, functools.partial(_value, centre))
     moments = _moments(summed(sums), centre)
     coefficients, credit = _coefficients(moments, fixed.weights, window, dtype)
-    fitted = None  # the innovation regression, fitted in a pass of its own
-    if net.num_neurons >= CONTROL_NEURONS:
-        parts = _mean_parts(coefficients, moments)
-        fitted = Regression.without_control(parts, window, net.num_neurons)
+    parts = _mean_parts(coefficients, moments)
+    fitted = score_control(parts, window, net.num_neurons)
     surrogate = streamed_surrogate(
         net, key, stream, window, _MomentInfluence, coefficients, credit, fitted
     )
